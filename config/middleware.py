@@ -1,0 +1,85 @@
+"""Django middleware of the cross-cutting API pieces: request context and the 500 envelope."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject, empty
+
+from config.context import accept_request_id, request_id_var
+from config.errors import error_response, internal_error_response, is_api_path
+from config.logs import redact_query
+
+access_logger = logging.getLogger("agora.access")
+
+
+def _authenticated_user_id(request: HttpRequest) -> str | None:
+    """The user's id if authentication already ran; never triggers a session lookup."""
+    user = request.__dict__.get("user")
+    if user is None or (isinstance(user, SimpleLazyObject) and user._wrapped is empty):
+        return None
+    return str(user.pk) if getattr(user, "is_authenticated", False) else None
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+class RequestContextMiddleware:
+    """Gives every request an id (echoed in `X-Request-ID`) and writes one access log line."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = accept_request_id(request.headers.get("X-Request-ID"))
+        token = request_id_var.set(request_id)
+        request.request_id = request_id  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            query = redact_query(request.META.get("QUERY_STRING", ""))
+            access_logger.info(
+                "%s %s %s",
+                request.method,
+                request.path,
+                response.status_code,
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    **({"query": query} if query else {}),
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "user": _authenticated_user_id(request),
+                    "ip": client_ip(request),
+                },
+            )
+            return response
+        finally:
+            request_id_var.reset(token)
+
+
+class ApiExceptionMiddleware:
+    """Turns an exception escaping a view under /api/ or /health into the JSON envelope."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_api_path(request.path):
+            return None
+        if isinstance(exception, RequestDataTooBig):
+            return error_response(
+                413,
+                "payload_too_large",
+                "The request body is larger than this server accepts.",
+            )
+        return internal_error_response(request, exception)

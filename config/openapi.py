@@ -1,0 +1,48 @@
+"""drf-spectacular hooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+
+def document_paths_without_trailing_slash(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Every path is served with and without its slash; the document names the contract's form."""
+    result["paths"] = {
+        (path.rstrip("/") or "/"): operations for path, operations in result["paths"].items()
+    }
+    return result
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable error code, e.g. `validation_error`.")
+    message = serializers.CharField(help_text="Human-readable summary.")
+    details = serializers.DictField(help_text="Field name to messages, or other specifics.")
+    request_id = serializers.CharField(help_text="Quote it when reporting a problem.")
+
+
+class ErrorEnvelopeSerializer(serializers.Serializer):
+    """The body of every error response (status >= 400) under /api/ and /health."""
+
+    error = ErrorDetailSerializer()
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    """Schema entries for the given error statuses, all in the envelope's shape."""
+    return {
+        status: OpenApiResponse(ErrorEnvelopeSerializer, description=ERROR_DESCRIPTIONS[status])
+        for status in statuses
+    }
+
+
+ERROR_DESCRIPTIONS = {
+    400: "`validation_error` (details per field) or `malformed_request` (body is not JSON).",
+    401: "`not_authenticated` or `token_invalid`.",
+    403: "`permission_denied`.",
+    404: "`not_found`.",
+    413: "`payload_too_large`: the body is over the configured limit.",
+    415: "`unsupported_media_type`.",
+    503: "`service_unavailable`: a dependency is down.",
+}

@@ -1,0 +1,23 @@
+"""The test suite: fast hashing, captured email, no in-process worker (tests start their own)."""
+
+from config.env import env
+from config.settings.base import *  # noqa: F403
+from config.settings.base import DATABASES, VAR_DIR
+
+DJANGO_ENV = "test"
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tests start their own worker; a live server process started by a test turns this on.
+EMBEDDED_WORKER = env.bool("EMBEDDED_WORKER", default=False)
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+LOG_LEVEL = env.str("LOG_LEVEL", default="WARNING").upper()
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not SQLite's shared in-memory database: worker threads in the tests write
+    # concurrently, which shared-cache memory databases answer with "table is locked".
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
