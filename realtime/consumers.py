@@ -1,0 +1,98 @@
+"""The `/ws/v1/` endpoint: one authenticated connection per client, multiplexing rooms."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from config.logs import redact_query
+from realtime.broadcast import room_group
+from realtime.origins import handshake_origin, origin_allowed
+
+logger = logging.getLogger("agora.realtime")
+
+CLOSE_BAD_FRAME = 4400
+CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
+
+
+class AgoraConsumer(AsyncJsonWebsocketConsumer):
+    """Accepts the handshake first, so a refusal can carry the contract's close code."""
+
+    async def connect(self) -> None:
+        await self.accept()
+        self.rooms: set[str] = set()
+        origin = handshake_origin(self.scope)
+        if not origin_allowed(origin):
+            self._log("ws.refused", reason="origin", origin=origin)
+            await self.close(code=CLOSE_FORBIDDEN_ORIGIN)
+            return
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            self._log("ws.refused", reason="not_authenticated")
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
+        self.user = user
+        await self._join(f"user:{user.pk}")
+        self._log("ws.connected", user=str(user.pk))
+
+    async def disconnect(self, code: int) -> None:
+        for room in list(getattr(self, "rooms", ())):
+            await self.channel_layer.group_discard(room_group(room), self.channel_name)
+        self._log("ws.disconnected", code=code)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            await self._refuse_frame("Binary frames are not accepted on this connection.")
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self._refuse_frame("Frames must be JSON text.")
+            return
+        if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+            await self._refuse_frame('Frames must be JSON objects with a string "type".')
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
+        if content["type"] == "ping":
+            await self.send_json({"type": "pong"})
+            return
+        await self.send_json(
+            {
+                "type": "error",
+                "code": "unknown_type",
+                "message": f"Unknown message type {content['type']!r}.",
+            }
+        )
+
+    async def room_event(self, message: dict[str, Any]) -> None:
+        """A `realtime.broadcast` event for one of this connection's rooms."""
+        await self.send_json(
+            {
+                "type": "event",
+                "id": message["id"],
+                "room": message["room"],
+                "event": message["event"],
+                "data": message["data"],
+                "request_id": message.get("request_id"),
+            }
+        )
+
+    async def _join(self, room: str) -> None:
+        await self.channel_layer.group_add(room_group(room), self.channel_name)
+        self.rooms.add(room)
+
+    async def _refuse_frame(self, message: str) -> None:
+        await self.send_json({"type": "error", "code": "bad_frame", "message": message})
+        await self.close(code=CLOSE_BAD_FRAME)
+
+    def _log(self, event: str, **fields: Any) -> None:
+        query = redact_query(self.scope.get("query_string", b"").decode("latin-1"))
+        if query:
+            fields["query"] = query
+        logger.info("%s %s", event, self.scope.get("path"), extra=fields)
