@@ -1,0 +1,71 @@
+"""The OpenAPI document and the documentation pages, served from our own static files."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from rest_framework.test import APIClient
+
+
+@pytest.mark.parametrize("path", ["/api/schema/", "/api/schema"])
+def test_schema_is_openapi_3_with_bearer_auth(api_client: APIClient, path: str) -> None:
+    response = api_client.get(path, HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    assert schema["info"]["title"] == "Agora API"
+    schemes = schema["components"]["securitySchemes"]
+    assert any(s["type"] == "http" and s["scheme"] == "bearer" for s in schemes.values())
+    assert "/api/v1/demo/jobs" in schema["paths"]
+    assert "/health/ready" in schema["paths"]
+
+
+@pytest.mark.parametrize("path", ["/docs", "/docs/", "/redoc", "/redoc/"])
+def test_doc_pages_load_only_local_assets(api_client: APIClient, path: str) -> None:
+    response = api_client.get(path)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets
+    assert not [asset for asset in assets if asset.startswith(("http:", "https:", "//"))]
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_every_asset_of_the_doc_pages_is_served(api_client: APIClient, path: str) -> None:
+    html = api_client.get(path).content.decode()
+    scripts = re.findall(r'<script[^>]+src="([^"]+)"', html)
+
+    assert scripts
+    for script in scripts:
+        response = api_client.get(script)
+        assert response.status_code == 200, script
+
+
+def test_swagger_page_needs_no_inline_script(api_client: APIClient) -> None:
+    html = api_client.get("/docs").content.decode()
+
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>\s*\S", html)
+
+
+def test_schema_is_valid_openapi_without_generator_warnings(tmp_path) -> None:
+    from django.core.management import call_command
+
+    call_command(
+        "spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml")
+    )
+
+    assert (tmp_path / "schema.yaml").read_text().startswith("openapi: 3")
+
+
+def test_error_responses_are_documented_in_the_envelope_shape(api_client: APIClient) -> None:
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    responses = schema["paths"]["/api/v1/demo/jobs"]["post"]["responses"]
+    for status in ("400", "401", "413", "415", "503"):
+        ref = responses[status]["content"]["application/json"]["schema"]["$ref"]
+        assert ref == "#/components/schemas/ErrorEnvelope"
+    envelope = schema["components"]["schemas"]["ErrorDetail"]["properties"]
+    assert set(envelope) == {"code", "message", "details", "request_id"}

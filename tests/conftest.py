@@ -1,0 +1,98 @@
+"""Shared fixtures. Everything here talks to real components: database, cache, broker, ASGI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from tests.factories import AdminFactory, UserFactory
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--no-skips",
+        action="store_true",
+        help="Report every skipped test as failed (CI, where all services must be present).",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgres") and settings.DATABASES["default"]["ENGINE"] != (
+        "django.db.backends.postgresql"
+    ):
+        pytest.skip("needs PostgreSQL: set DATABASE_URL")
+    if item.get_closest_marker("redis") and not settings.REDIS_URL:
+        pytest.skip("needs Redis: set REDIS_URL")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+    report = yield
+    if report.skipped and item.config.getoption("--no-skips") and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped, but --no-skips refuses skips here: {report.longrepr}"
+    return report
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def user(db: None) -> Any:
+    return UserFactory()
+
+
+@pytest.fixture
+def admin_user(db: None) -> Any:
+    return AdminFactory()
+
+
+@pytest.fixture
+def user_client(user: Any) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[Any]:
+    """A real Celery worker thread on the configured broker (memory, or Redis in CI)."""
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    if settings.REDIS_URL:
+        app.control.purge()
+    with start_worker(
+        app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=15
+    ) as worker:
+        yield worker
+
+
+@pytest.fixture
+def session_cookie(transactional_db: None) -> Any:
+    """Log a fresh user in and return (user, Cookie header value) for WebSocket handshakes."""
+    from django.test import Client
+
+    member = UserFactory()
+    client = Client()
+    client.force_login(member)
+    return (
+        member,
+        f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}",
+    )
+
+
+@pytest.fixture(autouse=True)
+async def _hang_up_websockets() -> Any:
+    """Close every in-process WebSocket a test opened, also when the test failed."""
+    yield
+    from tests.realtime.helpers import hang_up_all
+
+    await hang_up_all()

@@ -1,0 +1,102 @@
+"""Runs the real server (`manage.py serve`) in a child process, against the test database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.message import Message
+from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection
+
+from config.management.commands.serve import wait_until_answering
+
+BASE_DIR = Path(settings.BASE_DIR)
+START_TIMEOUT_SECONDS = 45
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def session_database_url() -> str:
+    """A DATABASE_URL that reaches the database this test session is using."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(db['NAME']).resolve()}"
+    credentials = quote(db["USER"] or "") + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def http_get(url: str, timeout: float = 30) -> tuple[int, Message, bytes]:
+    """Status, headers (case-insensitive) and body, for any status."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def live_server_env(**overrides: str) -> dict[str, str]:
+    """The environment of a server process that shares this test session's database."""
+    redis_url = overrides.get("REDIS_URL", os.environ.get("REDIS_URL", ""))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DJANGO_ENV": "test",
+        "DATABASE_URL": session_database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "LOG_LEVEL": "WARNING",
+        "DB_POOL_TIMEOUT": "2",
+        # As `make run`: jobs run in-process without Redis, in worker processes with it.
+        "EMBEDDED_WORKER": "false" if redis_url else "true",
+        **overrides,
+    }
+    return {key: value for key, value in env.items() if value != ""}
+
+
+@contextmanager
+def live_server(**env_overrides: str) -> Iterator[str]:
+    """Start `manage.py serve` on a free port; yields its base URL; stops it afterwards."""
+    port = free_port()
+    env = live_server_env(**env_overrides)
+    # A file, not a pipe: nobody reads a pipe while the test runs, and a server that logs a lot
+    # (a database outage does) would block once the pipe's buffer is full.
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            up = wait_until_answering(
+                f"{base_url}/health",
+                timeout=START_TIMEOUT_SECONDS,
+                give_up=lambda: process.poll() is not None,
+            )
+            if not up:
+                output.seek(0)
+                raise RuntimeError(f"server did not start:\n{output.read().decode()}")
+            yield base_url
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
