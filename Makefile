@@ -1,0 +1,47 @@
+# Agora — `make run` starts everything, `make test` runs the suite. Only Python 3.11+ needed.
+# `make run` listens on $HOST:$PORT (default 127.0.0.1:8000; the environment or `.env`).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format bench ci venv migrate clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Agora needs Python 3.11 or newer")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+migrate: venv
+	@$(PY) manage.py migrate --noinput
+
+run: migrate
+	@$(PY) manage.py seed_demo
+	@$(PY) manage.py ensure_admin
+	@$(PY) manage.py serve
+
+test: venv
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports
+
+format: venv
+	@$(VENV)/bin/ruff check --fix .
+	@$(VENV)/bin/ruff format .
+
+bench: venv
+	@$(PY) -m tests.perf.run
+
+ci:
+	@bash .ci/run
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .import_linter_cache
