@@ -2,8 +2,15 @@ from django.apps import AppConfig
 
 
 class ConfigConfig(AppConfig):
-    """Makes `config` an app only so it can hold project-wide management commands."""
+    """Makes `config` an app so it can hold project-wide management commands and checks."""
 
     name = "config"
     label = "config"
     verbose_name = "Agora configuration"
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        from config.throttles import check_rate_limit_settings
+
+        checks.register(check_rate_limit_settings)

@@ -1,4 +1,4 @@
-"""Django middleware of the cross-cutting API pieces: request context and the 500 envelope."""
+"""Django middleware of the cross-cutting API pieces: request context, rate limit headers, 500s."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject, empty
 
+from config.client_ip import client_ip
 from config.context import accept_request_id, request_id_var
 from config.errors import error_response, internal_error_response, is_api_path
 from config.logs import redact_query
+from config.throttles import rate_limit_headers
 
 access_logger = logging.getLogger("agora.access")
 
@@ -23,10 +25,6 @@ def _authenticated_user_id(request: HttpRequest) -> str | None:
     if user is None or (isinstance(user, SimpleLazyObject) and user._wrapped is empty):
         return None
     return str(user.pk) if getattr(user, "is_authenticated", False) else None
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 class RequestContextMiddleware:
@@ -62,6 +60,23 @@ class RequestContextMiddleware:
             return response
         finally:
             request_id_var.reset(token)
+
+
+class RateLimitHeadersMiddleware:
+    """Puts the RateLimit-* headers a throttle recorded on the request onto its response.
+
+    Placed outside every other middleware but the request context, so error responses (the
+    exception handler's 429, the 500 envelope) get them too.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        for name, value in rate_limit_headers(request).items():
+            response[name] = value
+        return response
 
 
 class ApiExceptionMiddleware:

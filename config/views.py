@@ -36,6 +36,13 @@ class PublicView(APIView):
     permission_classes = [AllowAny]
 
 
+class ProbeView(PublicView):
+    # Never rate limited: an orchestrator polling many instances from one address must not get a
+    # 429 and take it for an outage.
+
+    throttle_classes: list = []
+
+
 class RootView(PublicView):
     """Name, version and where to find the docs, the schema and the health probes."""
 
@@ -73,7 +80,7 @@ class RootView(PublicView):
         )
 
 
-class HealthView(PublicView):
+class HealthView(ProbeView):
     """Liveness: 200 while the process serves requests; checks no dependency."""
 
     @extend_schema(
@@ -100,7 +107,7 @@ class HealthView(PublicView):
         )
 
 
-class HealthDatabaseView(PublicView):
+class HealthDatabaseView(ProbeView):
     """Runs `SELECT 1`; reports latency and, on PostgreSQL, the connection pool's figures."""
 
     @extend_schema(
@@ -129,7 +136,7 @@ class HealthDatabaseView(PublicView):
         return _unavailable(result, "The database is not answering.", {"failed": ["database"]})
 
 
-class HealthReadyView(PublicView):
+class HealthReadyView(ProbeView):
     """Readiness of the database, cache, channel layer and broker."""
 
     @extend_schema(
