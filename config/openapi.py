@@ -39,10 +39,12 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
 
 ERROR_DESCRIPTIONS = {
     400: "`validation_error` (details per field) or `malformed_request` (body is not JSON).",
-    401: "`not_authenticated` or `token_invalid`.",
-    403: "`permission_denied`.",
+    401: "`not_authenticated`, `token_invalid` or `invalid_credentials`.",
+    403: "`permission_denied`, or `email_not_verified` for a guest's write.",
     404: "`not_found`.",
+    409: "`conflict`: clashes with existing data (a taken username).",
     413: "`payload_too_large`: the body is over the configured limit.",
     415: "`unsupported_media_type`.",
+    429: "`rate_limited` or `account_locked`, with `Retry-After` seconds.",
     503: "`service_unavailable`: a dependency is down.",
 }

@@ -6,21 +6,15 @@ import logging
 from typing import Any
 
 from django.core.cache import cache
-from django.db import transaction
 from django.utils import timezone
-from kombu.exceptions import OperationalError as BrokerError
 from uuid_utils.compat import uuid7
 
 from accounts.models import User
-from config.errors import ServiceUnavailable
+from config.queue import enqueue_on_commit
 from realtime.broadcast import broadcast
 from tasks.selectors import HEARTBEAT_CACHE_KEY
 
 logger = logging.getLogger("agora.tasks")
-
-
-class JobQueueUnavailable(ServiceUnavailable):
-    default_detail = "The job queue is unavailable; try again shortly."
 
 
 def heartbeat_record() -> str:
@@ -29,19 +23,6 @@ def heartbeat_record() -> str:
     cache.set(HEARTBEAT_CACHE_KEY, now, timeout=24 * 60 * 60)
     logger.info("heartbeat", extra={"at": now})
     return now
-
-
-def enqueue_on_commit(task: Any, *, task_id: str, **kwargs: Any) -> None:
-    """Publish `task` once the surrounding transaction commits; a dead broker is a 503."""
-
-    def publish() -> None:
-        try:
-            task.apply_async(kwargs=kwargs, task_id=task_id)
-        except BrokerError as exc:
-            logger.error("could not publish %s: %r", task.name, exc)
-            raise JobQueueUnavailable() from exc
-
-    transaction.on_commit(publish, robust=False)
 
 
 def demo_job_start(*, actor: User, message: str) -> str:

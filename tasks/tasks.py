@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from smtplib import SMTPException
 from typing import Any
 
 from celery import shared_task
@@ -23,3 +24,36 @@ def demo_job_task(*, job_id: str, user_id: str, message: str) -> dict[str, Any]:
     from tasks.services import demo_job_run
 
     return demo_job_run(job_id=job_id, user_id=user_id, message=message)
+
+
+# Mail servers fail transiently; a few spaced retries beat losing a verification email.
+_EMAIL_RETRY = {
+    "autoretry_for": (OSError, SMTPException),
+    "retry_backoff": 10,
+    "retry_backoff_max": 600,
+    "max_retries": 5,
+}
+
+
+@shared_task(name="tasks.account_email", ignore_result=True, **_EMAIL_RETRY)
+def account_email_task(*, kind: str, user_id: str) -> bool:
+    """Verification email or known-address notice, queued by registration."""
+    from accounts.services import account_email_send
+
+    return account_email_send(kind=kind, user_id=user_id)
+
+
+@shared_task(name="tasks.password_reset_email", ignore_result=True, **_EMAIL_RETRY)
+def password_reset_email_task(*, email: str) -> bool:
+    """Looks the address up here, not in the request, so unknown ones answer just as fast."""
+    from accounts.services import password_reset_email_send
+
+    return password_reset_email_send(email=email)
+
+
+@shared_task(name="tasks.login_sessions_purge", ignore_result=True)
+def login_sessions_purge_task() -> int:
+    """Scheduled daily: forget logins that ended or expired more than a week ago."""
+    from accounts.services import login_sessions_purge
+
+    return login_sessions_purge()
