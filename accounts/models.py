@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from uuid_utils.compat import uuid7
 
+from accounts.validators import PrintableTextValidator, UsernameValidator
+
 
 class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
@@ -30,11 +32,24 @@ class UserManager(DjangoUserManager["User"]):
 
 
 class User(AbstractUser):
+    username_validator = UsernameValidator()
+
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    username = models.CharField(
+        "username",
+        max_length=150,
+        unique=True,
+        validators=[username_validator],
+        help_text="Public name: letters of any script, digits and . @ + - _ '",
+        error_messages={"unique": "This username is taken."},
+    )
     email = models.EmailField("email address")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.GUEST)
-    display_name = models.CharField(max_length=150, blank=True)
-    bio = models.TextField(max_length=2000, blank=True)
+    email_verified = models.BooleanField(default=False)
+    display_name = models.CharField(
+        max_length=150, blank=True, validators=[PrintableTextValidator()]
+    )
+    bio = models.TextField(max_length=2000, blank=True, validators=[PrintableTextValidator()])
 
     REQUIRED_FIELDS = ["email"]
 
@@ -42,6 +57,11 @@ class User(AbstractUser):
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(
+                Lower("username"),
+                name="accounts_user_username_ci_unique",
+                violation_error_message="This username is taken.",
+            ),
             models.UniqueConstraint(
                 Lower("email"),
                 name="accounts_user_email_ci_unique",
@@ -63,3 +83,92 @@ class User(AbstractUser):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+
+class LoginSession(models.Model):
+    """One login: the family of refresh tokens rotated from it.
+
+    Only the newest refresh token (`current_jti`) is valid. A refresh swaps it with one
+    conditional UPDATE, so of two concurrent refreshes exactly one wins; presenting an older
+    token is theft and revokes the session. Access tokens carry the session id and die with it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_sessions")
+    current_jti = models.UUIDField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(help_text="Absolute end, however often it is refreshed.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoke_reason = models.CharField(max_length=32, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=256, blank=True)
+    cookie_mode = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"], name="accounts_session_user_live")]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of {self.user_id}"
+
+
+class LoginFailureCounter(models.Model):
+    """Failed logins of one account or one client address within the current window."""
+
+    class Scope(models.TextChoices):
+        ACCOUNT = "account", "Account"
+        IP = "ip", "IP address"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    key = models.CharField(max_length=320, help_text="User id, submitted name, or IP address.")
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="accounts_failure_scope_key"),
+            models.CheckConstraint(
+                condition=models.Q(scope__in=["account", "ip"]),
+                name="accounts_failure_scope_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}: {self.failures}"
+
+
+class ApiKey(models.Model):
+    """A service client's key. Only a SHA-256 of the secret is kept; `prefix` finds the row."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created_at"], name="accounts_apikey_user")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+
+class WebSocketTicket(models.Model):
+    """A single-use, short-lived credential for one WebSocket handshake (hash stored)."""
+
+    ticket_hash = models.CharField(max_length=64, primary_key=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(
+        LoginSession, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"ticket of {self.user_id}"

@@ -11,6 +11,7 @@ from drf_spectacular.views import (
 from config import views
 
 api_v1_patterns = [
+    path("", include("accounts.urls")),
     path("", include("tasks.urls")),
 ]
 

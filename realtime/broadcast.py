@@ -5,6 +5,7 @@ Call it after the data it announces is committed (`transaction.on_commit`), from
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -16,6 +17,9 @@ from config.context import current_request_id
 
 ROOM_PATTERN = re.compile(r"^(user|post|job):[0-9a-fA-F-]{36}$|^feed$")
 ROOM_EVENT_HANDLER = "room.event"
+CONNECTIONS_CLOSE_HANDLER = "auth.revoked"
+
+logger = logging.getLogger("agora.realtime")
 
 
 def room_group(room: str) -> str:
@@ -42,3 +46,16 @@ def broadcast(room: str, event: str, data: dict[str, Any]) -> str:
     message = room_event(room, event, data)
     async_to_sync(get_channel_layer().group_send)(room_group(room), message)
     return message["id"]
+
+
+def connections_close(*, user_id: str, session_id: str | None) -> None:
+    """Close a user's connections with 4401: those of one login session, or all of them.
+
+    Best effort: the tokens are already dead in the database; a channel-layer outage is
+    logged rather than failing the request that revoked them.
+    """
+    message = {"type": CONNECTIONS_CLOSE_HANDLER, "session_id": session_id}
+    try:
+        async_to_sync(get_channel_layer().group_send)(room_group(f"user:{user_id}"), message)
+    except Exception:
+        logger.exception("could not close the connections of user %s", user_id)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from config.logs import redact_query
+from realtime.auth import Credentials, offered_bearer_subprotocol
 from realtime.broadcast import room_group
 from realtime.origins import handshake_origin, origin_allowed
 
@@ -23,7 +26,9 @@ class AgoraConsumer(AsyncJsonWebsocketConsumer):
     """Accepts the handshake first, so a refusal can carry the contract's close code."""
 
     async def connect(self) -> None:
-        await self.accept()
+        self.credentials: Credentials | None = self.scope.get("credentials")
+        self._expiry: asyncio.TimerHandle | None = None
+        await self.accept(subprotocol=offered_bearer_subprotocol(self.scope))
         self.rooms: set[str] = set()
         origin = handshake_origin(self.scope)
         if not origin_allowed(origin):
@@ -37,9 +42,35 @@ class AgoraConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user = user
         await self._join(f"user:{user.pk}")
-        self._log("ws.connected", user=str(user.pk))
+        self._close_when_expired()
+        self._log("ws.connected", user=str(user.pk), auth=self._auth_method())
+
+    def _auth_method(self) -> str:
+        return self.credentials.method if self.credentials else "session"
+
+    def _close_when_expired(self) -> None:
+        """A token-authenticated connection lives no longer than its token."""
+        if self.credentials is None or self.credentials.expires_at is None:
+            return
+        delay = (self.credentials.expires_at - datetime.now(UTC)).total_seconds()
+        loop = asyncio.get_running_loop()
+        self._expiry = loop.call_later(max(0.0, delay), lambda: loop.create_task(self._expire()))
+
+    async def _expire(self) -> None:
+        self._log("ws.expired", user=str(self.user.pk))
+        await self.close(code=CLOSE_NOT_AUTHENTICATED)
+
+    async def auth_revoked(self, message: dict[str, Any]) -> None:
+        """`realtime.broadcast.connections_close`: a login ended (or all of them did)."""
+        session_id = message.get("session_id")
+        own_session = self.credentials.session_id if self.credentials else None
+        if session_id is None or session_id == own_session:
+            self._log("ws.revoked", user=str(self.user.pk))
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
 
     async def disconnect(self, code: int) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
         for room in list(getattr(self, "rooms", ())):
             await self.channel_layer.group_discard(room_group(room), self.channel_name)
         self._log("ws.disconnected", code=code)

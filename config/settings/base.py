@@ -46,6 +46,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.RequestContextMiddleware",
+    "config.middleware.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -197,6 +198,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks.heartbeat",
         "schedule": env.float("HEARTBEAT_SECONDS", 60.0),
     },
+    "login-sessions-purge": {"task": "tasks.login_sessions_purge", "schedule": 24 * 3600.0},
 }
 # The in-process worker and beat (threads of the ASGI process) stand in for the separate
 # processes when there is no broker to share: the memory transport only exists in-process.
@@ -218,12 +220,29 @@ AUTH_PASSWORD_VALIDATORS = [
         "OPTIONS": {"min_length": 8},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "accounts.validators.MaximumLengthValidator", "OPTIONS": {"max_length": 1024}},
 ]
+
+# --- Accounts -------------------------------------------------------------------------------
+# Emailed links are built from this, never from the request's Host header.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_MAX_AGE_SECONDS", default=3 * 24 * 3600)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3600)
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=20)
+LOGIN_FAILURE_WINDOW = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=15 * 60)
+# A login ends after this however often its refresh token is rotated.
+AUTH_SESSION_MAX_AGE = env.int("AUTH_SESSION_MAX_AGE_SECONDS", default=30 * 24 * 3600)
+REFRESH_COOKIE_NAME = "__Host-agora-refresh"
+WS_TICKET_MAX_AGE = 30
+# API keys record their use at most this often, so a busy key is not a write per request.
+API_KEY_LAST_USED_RESOLUTION = 60
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.AccessTokenAuthentication",
+        "accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -234,7 +253,11 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.OffsetPagination",
+    "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.errors.exception_handler",
+    # Rates in RATE_LIMITS below; auth views add config.throttles.AuthRateThrottle.
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttles.RoleRateThrottle"],
     # `?format=` stays an ordinary query parameter; renderers are chosen by Accept only.
     "URL_FORMAT_OVERRIDE": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -250,7 +273,21 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "sub",
+    "UPDATE_LAST_LOGIN": False,
 }
+
+# --- Rate limits ----------------------------------------------------------------------------
+# Hits per window (N/sec, N/min, N/hour, N/day) per user by role, per client IP for anonymous
+# callers and, on the auth endpoints, per client IP ("auth"). Empty: not limited.
+RATE_LIMITS = {
+    "anon": env.str("RATE_LIMIT_ANON", default="120/min"),
+    "guest": env.str("RATE_LIMIT_GUEST", default="240/min"),
+    "user": env.str("RATE_LIMIT_USER", default="600/min"),
+    "admin": env.str("RATE_LIMIT_ADMIN", default="2400/min"),
+    "auth": env.str("RATE_LIMIT_AUTH", default="30/min"),
+}
+# Reverse proxies (IPs or CIDRs) whose X-Forwarded-For entries are believed (config/client_ip.py).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Agora API",

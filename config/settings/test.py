@@ -2,7 +2,7 @@
 
 from config.env import env
 from config.settings.base import *  # noqa: F403
-from config.settings.base import DATABASES, VAR_DIR
+from config.settings.base import DATABASES, RATE_LIMITS, VAR_DIR
 
 DJANGO_ENV = "test"
 DEBUG = False
@@ -16,8 +16,12 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LOG_LEVEL = env.str("LOG_LEVEL", default="WARNING").upper()
+# Out of reach of the suite; the rate limit tests set their own.
+RATE_LIMITS = dict.fromkeys(RATE_LIMITS, "100000/min")
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not SQLite's shared in-memory database: worker threads in the tests write
     # concurrently, which shared-cache memory databases answer with "table is locked".
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # TEST_SQLITE_NAME lets two suites run side by side in one checkout.
+    test_name = env.str("TEST_SQLITE_NAME", default="test.sqlite3")
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / test_name)}

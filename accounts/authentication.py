@@ -1,0 +1,64 @@
+"""DRF authentication: bearer access tokens bound to a live login, and API keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import Token
+
+from accounts.exceptions import TokenInvalid
+from accounts.models import ApiKey, User
+from accounts.selectors import user_for_access_token
+from accounts.services import api_key_authenticate
+from accounts.tokens import SESSION_CLAIM
+
+API_KEY_HEADER = "HTTP_X_API_KEY"
+
+
+class AccessTokenAuthentication(JWTAuthentication):
+    """simplejwt's checks (signature with the allowed algorithm, exp, aud, token type), plus
+    a live login session and an active user, both read in the same single query."""
+
+    def authenticate(self, request: Request) -> tuple[User, Token] | None:
+        try:
+            return super().authenticate(request)  # type: ignore[return-value]
+        except InvalidToken as exc:
+            raise TokenInvalid() from exc
+
+    def get_user(self, validated_token: Token) -> User:
+        user = user_for_access_token(
+            user_id=str(validated_token.get(jwt_settings.USER_ID_CLAIM, "")),
+            session_id=str(validated_token.get(SESSION_CLAIM, "")),
+        )
+        if user is None:
+            raise TokenInvalid()
+        return user
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """`X-API-Key: agora_<prefix>_<secret>`; the key acts as its owner, with the owner's role."""
+
+    def authenticate(self, request: Request) -> tuple[User, ApiKey] | None:
+        raw = request.META.get(API_KEY_HEADER)
+        if not raw:
+            return None
+        key = api_key_authenticate(raw)
+        if key is None:
+            raise TokenInvalid("The API key is invalid or revoked.")
+        return key.user, key
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'ApiKey header="X-API-Key"'
+
+
+def session_id_of(request: Request) -> str | None:
+    """The login session behind the request's access token, if it came with one."""
+    auth: Any = request.auth
+    if isinstance(auth, Token):
+        return str(auth.get(SESSION_CLAIM)) if auth.get(SESSION_CLAIM) else None
+    return None

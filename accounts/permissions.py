@@ -1,0 +1,36 @@
+"""Permission classes for the roles table of API.md. The default everywhere is deny."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.request import Request
+
+from accounts.exceptions import EmailNotVerified
+from accounts.models import Role
+
+
+class IsAdmin(BasePermission):
+    """Admins only: user lists, role changes, audits, dead letters."""
+
+    message = "Only administrators may do this."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.role == Role.ADMIN)
+
+
+class IsMember(BasePermission):
+    """Writing content needs a verified account (role user or admin); a guest gets
+    403 `email_not_verified`. Reads are left to the other permission classes."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        if user.role == Role.GUEST:
+            raise EmailNotVerified()
+        return user.role in (Role.USER, Role.ADMIN)

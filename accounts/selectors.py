@@ -1,0 +1,44 @@
+"""Reads of the accounts app, each scoped to what its caller may see."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import ApiKey, User
+
+
+def user_for_access_token(*, user_id: str, session_id: str) -> User | None:
+    """The active user of a live login session, in one query: a revoked, expired or
+    foreign session, or a deactivated user, makes the access token worthless at once."""
+    try:
+        session_uuid = uuid.UUID(session_id)
+        user_uuid = uuid.UUID(user_id)
+    except (TypeError, ValueError):
+        return None
+    return User.objects.filter(
+        pk=user_uuid,
+        is_active=True,
+        login_sessions__pk=session_uuid,
+        login_sessions__revoked_at__isnull=True,
+        login_sessions__expires_at__gt=timezone.now(),
+    ).first()
+
+
+def user_list() -> QuerySet[User]:
+    return User.objects.order_by("-date_joined", "-id")
+
+
+def user_get(*, user_id: uuid.UUID | str) -> User | None:
+    return User.objects.filter(pk=user_id).first()
+
+
+def api_key_list(*, user: User) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(user=user).order_by("-created_at")
+
+
+def api_key_get(*, user: User, key_id: uuid.UUID | str) -> ApiKey | None:
+    """One of `user`'s own keys; another user's key is as absent as a missing one."""
+    return ApiKey.objects.filter(user=user, pk=key_id).first()

@@ -1,0 +1,143 @@
+"""Input and output shapes of the accounts API. Fields are explicit; role and flags are never
+read from a body except by the admin's own serializer."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts.models import ApiKey, Role, User
+from accounts.validators import PrintableTextValidator, UsernameValidator
+
+_printable = PrintableTextValidator()
+
+
+class RegisterInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    username = serializers.CharField(max_length=150, validators=[UsernameValidator()])
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True)
+    display_name = serializers.CharField(
+        max_length=150, required=False, allow_blank=True, default="", validators=[_printable]
+    )
+
+
+class StatusOutputSerializer(serializers.Serializer):
+    status = serializers.CharField()
+
+
+class TokenInputSerializer(serializers.Serializer):
+    """OAuth2 password grant (RFC 6749 §4.3), as a form or as JSON."""
+
+    grant_type = serializers.ChoiceField(choices=["password"])
+    username = serializers.CharField(max_length=320, help_text="Username or email.")
+    password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    cookie = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Browser mode: the refresh token goes into an HttpOnly cookie, not the body.",
+    )
+    scope = serializers.CharField(required=False, allow_blank=True, help_text="Ignored.")
+
+
+class TokenOutputSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    refresh_token = serializers.CharField(
+        required=False, help_text="Absent in browser (cookie) mode."
+    )
+    token_type = serializers.CharField(default="bearer")
+    expires_in = serializers.IntegerField(help_text="Seconds the access token is valid.")
+    csrf_token = serializers.CharField(
+        required=False, help_text="Browser mode only: send it back as `X-CSRFToken`."
+    )
+
+
+class RefreshInputSerializer(serializers.Serializer):
+    refresh_token = serializers.CharField(
+        max_length=4096,
+        required=False,
+        help_text="Omit in browser mode: the cookie is used, with the CSRF header.",
+    )
+
+
+class TokenOnlyInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=4096)
+
+
+class PasswordResetInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetConfirmInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=4096)
+    new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+class PasswordChangeInputSerializer(serializers.Serializer):
+    old_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+
+class PublicUserOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username", "display_name", "bio", "date_joined"]
+        read_only_fields = fields
+
+
+class UserOutputSerializer(serializers.ModelSerializer):
+    """What the user themself and admins see."""
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "display_name",
+            "bio",
+            "date_joined",
+            "email",
+            "email_verified",
+            "role",
+            "is_active",
+            "last_login",
+        ]
+        read_only_fields = fields
+
+
+class ProfileUpdateInputSerializer(serializers.Serializer):
+    """Unknown fields (`role`, `is_staff`, `email_verified` …) are ignored, never applied."""
+
+    display_name = serializers.CharField(
+        max_length=150, required=False, allow_blank=True, validators=[_printable]
+    )
+    bio = serializers.CharField(
+        max_length=2000, required=False, allow_blank=True, validators=[_printable]
+    )
+
+
+class AdminUserUpdateInputSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+class ApiKeyInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, validators=[_printable])
+
+
+class ApiKeyOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class ApiKeyCreatedOutputSerializer(ApiKeyOutputSerializer):
+    key = serializers.CharField(help_text="The secret. Shown this once; store it now.")
+
+    class Meta(ApiKeyOutputSerializer.Meta):
+        fields = [*ApiKeyOutputSerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class WsTicketOutputSerializer(serializers.Serializer):
+    ticket = serializers.CharField()
+    expires_in = serializers.IntegerField()

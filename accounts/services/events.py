@@ -1,0 +1,17 @@
+"""The auth event log: one structured line per security-relevant event, with the request id.
+
+Audit records for the same events join with the audits issue; callers already pass what an
+audit record needs (actor, subject, ip).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+logger = logging.getLogger("agora.auth")
+
+
+def auth_event_log(event: str, *, level: int = logging.INFO, **fields: Any) -> None:
+    """Log `event` (e.g. "auth.login_failed"); never pass passwords, tokens or keys."""
+    logger.log(level, event, extra={"event": event, **fields})

@@ -1,0 +1,74 @@
+"""Password change and reset. Both end every earlier login of the user."""
+
+from __future__ import annotations
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models.functions import Lower
+from rest_framework.exceptions import ValidationError
+
+from accounts.emails import password_reset_email_send_now
+from accounts.models import User
+from accounts.services.events import auth_event_log
+from accounts.services.sessions import login_session_start, login_sessions_revoke
+from accounts.tokens import TokenPair, password_reset_token_user
+from config.queue import enqueue_on_commit
+
+PASSWORD_RESET_EMAIL_TASK = "tasks.password_reset_email"  # noqa: S105 (a task name)
+
+
+def password_validate(password: str, *, user: User | None, field: str) -> None:
+    """Django's validators (length, common passwords, similarity), as a 400 on `field`."""
+    try:
+        password_validation.validate_password(password, user)
+    except DjangoValidationError as exc:
+        raise ValidationError({field: list(exc.messages)}) from exc
+
+
+@transaction.atomic
+def password_change(
+    *, user: User, new_password: str, ip: str | None, user_agent: str = ""
+) -> TokenPair:
+    """Set a new password (the caller checked the old one) and start a fresh login."""
+    password_validate(new_password, user=user, field="new_password")
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    login_sessions_revoke(user_id=user.pk, reason="password_change")
+    auth_event_log("auth.password_changed", user=str(user.pk), ip=ip)
+    return login_session_start(user=user, ip=ip, user_agent=user_agent)
+
+
+def password_reset_request(*, email: str, ip: str | None) -> None:
+    """Queue the reset email. The lookup happens in the worker, so known and unknown
+    addresses cost the request the same time and leave the same trace."""
+    auth_event_log("auth.password_reset_requested", ip=ip)
+    with transaction.atomic():
+        enqueue_on_commit(PASSWORD_RESET_EMAIL_TASK, email=email)
+
+
+def password_reset_email_send(*, email: str) -> bool:
+    """In the worker: mail a reset link to the active account with this email, if any."""
+    user = (
+        User.objects.alias(lowered=Lower("email"))
+        .filter(lowered=email.lower(), is_active=True)
+        .first()
+    )
+    if user is None:
+        return False
+    password_reset_email_send_now(user)
+    return True
+
+
+@transaction.atomic
+def password_reset_confirm(*, token: str, new_password: str, ip: str | None) -> User:
+    """Single use: the token hashes the old password in, so setting a new one ends it."""
+    user = password_reset_token_user(token)
+    if user is None:
+        raise ValidationError({"token": ["This reset token is invalid, used or expired."]})
+    password_validate(new_password, user=user, field="new_password")
+    user.set_password(new_password)
+    user.save(update_fields=["password"])
+    login_sessions_revoke(user_id=user.pk, reason="password_reset")
+    auth_event_log("auth.password_reset", user=str(user.pk), ip=ip)
+    return user

@@ -1,0 +1,324 @@
+"""`/api/v1/auth/…`: registration, tokens, passwords and WebSocket tickets. Thin: validate,
+call a service, shape the answer."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.authentication import session_id_of
+from accounts.serializers import (
+    PasswordChangeInputSerializer,
+    PasswordResetConfirmInputSerializer,
+    PasswordResetInputSerializer,
+    RefreshInputSerializer,
+    RegisterInputSerializer,
+    StatusOutputSerializer,
+    TokenInputSerializer,
+    TokenOnlyInputSerializer,
+    TokenOutputSerializer,
+    UserOutputSerializer,
+    WsTicketOutputSerializer,
+)
+from accounts.views.common import (
+    PublicAuthView,
+    csrf_enforce,
+    forget_refresh_cookie,
+    refresh_cookie,
+    request_ip,
+    request_user_agent,
+    token_response,
+)
+from config.openapi import error_responses
+from config.throttles import AuthRateThrottle, RoleRateThrottle
+
+TAG = "auth"
+EXAMPLE_PASSWORD = "correct horse battery staple"  # noqa: S105 (documentation)
+TOKEN_EXAMPLE = OpenApiExample(
+    "Token pair",
+    response_only=True,
+    value={
+        "access_token": "eyJhbGciOiJIUzI1NiIs…",
+        "refresh_token": "eyJhbGciOiJIUzI1NiIs…",
+        "token_type": "bearer",
+        "expires_in": 300,
+    },
+)
+
+
+class RegisterView(PublicAuthView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Create an account (verification email follows)",
+        description=(
+            "Always 202 for a new or an already registered email, so the answer tells nobody "
+            "which emails have accounts; the owner of a known email gets a notice instead. A "
+            "taken username is a 409. New accounts are `guest` until the email is verified."
+        ),
+        request=RegisterInputSerializer,
+        responses={202: StatusOutputSerializer, **error_responses(400, 409, 429, 503)},
+        examples=[
+            OpenApiExample(
+                "Unicode names",
+                request_only=True,
+                value={
+                    "email": "lei@example.org",
+                    "username": "李雷",
+                    "password": EXAMPLE_PASSWORD,
+                    "display_name": "Lǐ Léi",
+                },
+            ),
+            OpenApiExample("Accepted", response_only=True, value={"status": "verification_sent"}),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RegisterInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_register(**serializer.validated_data, ip=request_ip(request))
+        return Response({"status": "verification_sent"}, status=status.HTTP_202_ACCEPTED)
+
+
+class VerifyEmailView(PublicAuthView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Confirm an email address with the emailed token",
+        description="Single use. A `guest` becomes a `user`.",
+        request=TokenOnlyInputSerializer,
+        responses={200: UserOutputSerializer, **error_responses(400, 429, 503)},
+        examples=[OpenApiExample("Token", request_only=True, value={"token": "eyJ1Ijoi…"})],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = TokenOnlyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.email_verify(
+            token=serializer.validated_data["token"], ip=request_ip(request)
+        )
+        return Response(UserOutputSerializer(user).data)
+
+
+class TokenView(PublicAuthView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Log in (OAuth2 password grant)",
+        description=(
+            "Form (`application/x-www-form-urlencoded`, as the Swagger *Authorize* button "
+            "sends it) or JSON. `username` may be the email. With `cookie: true` the refresh "
+            "token is set as an HttpOnly, Secure, SameSite=Strict cookie instead, and "
+            "`csrf_token` is returned for the `X-CSRFToken` header of later refreshes.\n\n"
+            f"After {settings.LOGIN_FAILURE_LIMIT} failures for one account within "
+            f"{settings.LOGIN_FAILURE_WINDOW // 60} minutes every attempt is a 429 "
+            "`account_locked` with `Retry-After`, the right password included."
+        ),
+        request={
+            "application/json": TokenInputSerializer,
+            "application/x-www-form-urlencoded": TokenInputSerializer,
+        },
+        responses={200: TokenOutputSerializer, **error_responses(400, 401, 429, 503)},
+        examples=[
+            OpenApiExample(
+                "Password grant",
+                request_only=True,
+                value={
+                    "grant_type": "password",
+                    "username": "müller",
+                    "password": EXAMPLE_PASSWORD,
+                },
+            ),
+            TOKEN_EXAMPLE,
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = TokenInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        _, pair = services.login(
+            identifier=data["username"],
+            password=data["password"],
+            ip=request_ip(request),
+            user_agent=request_user_agent(request),
+            cookie_mode=data["cookie"],
+        )
+        return token_response(request, pair, cookie_mode=data["cookie"])
+
+
+def _presented_refresh_token(request: Request) -> tuple[str, bool]:
+    """The refresh token from the body, else from the cookie (CSRF enforced then)."""
+    serializer = RefreshInputSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    if token := serializer.validated_data.get("refresh_token"):
+        return token, False
+    if token := refresh_cookie(request):
+        csrf_enforce(request)
+        return token, True
+    raise ValidationError({"refresh_token": ["This field is required."]})
+
+
+class TokenRefreshView(PublicAuthView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Trade a refresh token for a new pair",
+        description=(
+            "The presented refresh token dies. Presenting it again later is treated as theft: "
+            "401, and the whole login (every token descended from it) is revoked. In browser "
+            "mode send no body token: the cookie is read and `X-CSRFToken` is required."
+        ),
+        request=RefreshInputSerializer,
+        responses={200: TokenOutputSerializer, **error_responses(400, 401, 403, 429, 503)},
+        examples=[
+            OpenApiExample(
+                "Refresh", request_only=True, value={"refresh_token": "eyJhbGciOiJIUzI1NiIs…"}
+            ),
+            TOKEN_EXAMPLE,
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        token, from_cookie = _presented_refresh_token(request)
+        _, pair = services.login_session_refresh(refresh_token=token, ip=request_ip(request))
+        return token_response(request, pair, cookie_mode=from_cookie)
+
+
+class LogoutView(PublicAuthView):
+    @extend_schema(
+        tags=[TAG],
+        summary="End the login a refresh token belongs to",
+        description="Its refresh token and its access tokens stop working at once.",
+        request=RefreshInputSerializer,
+        responses={204: None, **error_responses(400, 401, 403, 429, 503)},
+        examples=[
+            OpenApiExample(
+                "Logout", request_only=True, value={"refresh_token": "eyJhbGciOiJIUzI1NiIs…"}
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        token, from_cookie = _presented_refresh_token(request)
+        services.login_session_logout(refresh_token=token, ip=request_ip(request))
+        response = Response(status=status.HTTP_204_NO_CONTENT)
+        return forget_refresh_cookie(response) if from_cookie else response
+
+
+class LogoutAllView(APIView):
+    throttle_classes = [AuthRateThrottle, RoleRateThrottle]
+
+    @extend_schema(
+        tags=[TAG],
+        summary="End every login of the caller",
+        description="All refresh and access tokens die; open WebSocket connections close 4401.",
+        request=None,
+        responses={204: None, **error_responses(401, 429, 503)},
+    )
+    def post(self, request: Request) -> Response:
+        services.login_sessions_revoke(user_id=request.user.pk, reason="logout_all")
+        return forget_refresh_cookie(Response(status=status.HTTP_204_NO_CONTENT))
+
+
+class PasswordResetView(PublicAuthView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Email a password reset link",
+        description=(
+            "Always 202 with the same body, known email or not; the lookup happens in the "
+            "background so the answer also takes the same time."
+        ),
+        request=PasswordResetInputSerializer,
+        responses={202: StatusOutputSerializer, **error_responses(400, 429, 503)},
+        examples=[
+            OpenApiExample("Request", request_only=True, value={"email": "anna@example.org"}),
+            OpenApiExample("Accepted", response_only=True, value={"status": "reset_requested"}),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PasswordResetInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.password_reset_request(
+            email=serializer.validated_data["email"], ip=request_ip(request)
+        )
+        return Response({"status": "reset_requested"}, status=status.HTTP_202_ACCEPTED)
+
+
+class PasswordResetConfirmView(PublicAuthView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Set a new password with the emailed token",
+        description="Single use, short-lived. Every login of the user ends.",
+        request=PasswordResetConfirmInputSerializer,
+        responses={200: StatusOutputSerializer, **error_responses(400, 429, 503)},
+        examples=[
+            OpenApiExample(
+                "Confirm",
+                request_only=True,
+                value={"token": "MDE5…", "new_password": "ein neues Passwort für Müller"},
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PasswordResetConfirmInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.password_reset_confirm(**serializer.validated_data, ip=request_ip(request))
+        return Response({"status": "password_reset"})
+
+
+class PasswordChangeView(APIView):
+    throttle_classes = [AuthRateThrottle, RoleRateThrottle]
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Change the caller's password",
+        description="Every earlier login of the user ends; the answer is a fresh token pair.",
+        request=PasswordChangeInputSerializer,
+        responses={200: TokenOutputSerializer, **error_responses(400, 401, 429, 503)},
+        examples=[
+            OpenApiExample(
+                "Change",
+                request_only=True,
+                value={
+                    "old_password": EXAMPLE_PASSWORD,
+                    "new_password": "an even longer pass phrase",
+                },
+            ),
+            TOKEN_EXAMPLE,
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = PasswordChangeInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if not request.user.check_password(data["old_password"]):
+            raise ValidationError({"old_password": ["The current password is wrong."]})
+        pair = services.password_change(
+            user=request.user,
+            new_password=data["new_password"],
+            ip=request_ip(request),
+            user_agent=request_user_agent(request),
+        )
+        return token_response(request, pair, cookie_mode=refresh_cookie(request) is not None)
+
+
+class WsTicketView(APIView):
+    @extend_schema(
+        tags=[TAG],
+        summary="Get a one-time WebSocket ticket",
+        description=(
+            "Connect with `/ws/v1/?ticket=<ticket>` within `expires_in` seconds; it works once "
+            "and ends with the login that asked for it."
+        ),
+        request=None,
+        responses={201: WsTicketOutputSerializer, **error_responses(401, 429)},
+        examples=[
+            OpenApiExample(
+                "Ticket", response_only=True, value={"ticket": "k3Jd…", "expires_in": 30}
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        ticket = services.ws_ticket_issue(user=request.user, session_id=session_id_of(request))
+        return Response(
+            {"ticket": ticket, "expires_in": settings.WS_TICKET_MAX_AGE},
+            status=status.HTTP_201_CREATED,
+        )

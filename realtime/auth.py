@@ -1,0 +1,94 @@
+"""WebSocket credentials: `?ticket=`, `?token=`, the subprotocol pair `bearer, <token>`, or the
+browser's session cookie (in that order). A presented but bad credential never falls back
+to the session: the connection is then anonymous and the consumer closes it with 4401."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+from django.contrib.auth.models import AnonymousUser
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts.selectors import user_for_access_token
+from accounts.services import ws_ticket_redeem
+
+BEARER_SUBPROTOCOL = "bearer"
+SESSION_CLAIM = "sid"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How a connection authenticated; `expires_at` closes it when its token runs out."""
+
+    method: str
+    session_id: str | None = None
+    expires_at: datetime | None = None
+
+
+def offered_bearer_subprotocol(scope: dict[str, Any]) -> str | None:
+    """Browsers fail a handshake whose answer names none of the offered subprotocols, so a
+    client that offered `bearer` gets it back even when its token turns out bad (then 4401)."""
+    subprotocols = scope.get("subprotocols") or []
+    return BEARER_SUBPROTOCOL if subprotocols[:1] == [BEARER_SUBPROTOCOL] else None
+
+
+def _presented(scope: dict[str, Any]) -> tuple[str, str] | None:
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    if ticket := query.get("ticket", [""])[0]:
+        return "ticket", ticket
+    if token := query.get("token", [""])[0]:
+        return "token", token
+    subprotocols = scope.get("subprotocols") or []
+    if offered_bearer_subprotocol(scope) and len(subprotocols) == 2:
+        return "subprotocol", subprotocols[1]
+    return None
+
+
+def _from_ticket(ticket: str) -> tuple[Any, Credentials | None]:
+    record = ws_ticket_redeem(ticket)
+    if record is None:
+        return AnonymousUser(), None
+    session_id = str(record.session_id) if record.session_id else None
+    return record.user, Credentials(method="ticket", session_id=session_id)
+
+
+def _from_access_token(raw: str, method: str) -> tuple[Any, Credentials | None]:
+    try:
+        token = AccessToken(raw)
+    except TokenError:
+        return AnonymousUser(), None
+    session_id = str(token.get(SESSION_CLAIM, ""))
+    user = user_for_access_token(
+        user_id=str(token.get(jwt_settings.USER_ID_CLAIM, "")), session_id=session_id
+    )
+    if user is None:
+        return AnonymousUser(), None
+    expires_at = datetime.fromtimestamp(int(token["exp"]), tz=UTC)
+    return user, Credentials(method, session_id, expires_at)
+
+
+@database_sync_to_async
+def _authenticate(kind: str, value: str) -> tuple[Any, Credentials | None]:
+    if kind == "ticket":
+        return _from_ticket(value)
+    return _from_access_token(value, kind)
+
+
+class CredentialsMiddleware(BaseMiddleware):
+    """Sits inside the session middleware and overrides its user when credentials came."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        presented = _presented(scope)
+        if presented is None:
+            scope = dict(scope, credentials=Credentials(method="session"))
+        else:
+            user, credentials = await _authenticate(*presented)
+            scope = dict(scope, user=user, credentials=credentials)
+        return await super().__call__(scope, receive, send)
