@@ -96,3 +96,24 @@ async def _hang_up_websockets() -> Any:
     from tests.realtime.helpers import hang_up_all
 
     await hang_up_all()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> None:
+    """Every test starts with an empty cache, so rate limit counters and the like do not leak.
+
+    On Redis only the cache's own keys go: the broker and the channel layer share its database,
+    and FLUSHDB would pull queues and bindings from under a running worker or live server.
+    """
+    import redis
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = caches["default"]
+    if not isinstance(cache, RedisCache):
+        cache.clear()
+        return
+    with redis.Redis.from_url(settings.CACHES["default"]["LOCATION"]) as client:
+        keys = list(client.scan_iter(match=cache.make_key("*"), count=1000))
+        if keys:
+            client.delete(*keys)

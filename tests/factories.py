@@ -5,6 +5,10 @@ from __future__ import annotations
 import factory
 
 from accounts.models import Role, User
+from accounts.services import login_session_start
+from accounts.tokens import TokenPair
+
+PASSWORD = "correct horse battery"
 
 DISPLAY_NAMES = ("Siobhán O'Brien", "Jürgen Müller", "李雷", "Zoë 🚀 Ångström", "Ελένη Παππά")
 
@@ -18,7 +22,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"user{n}@example.org")
     display_name = factory.Iterator(DISPLAY_NAMES)
     role = Role.USER
-    password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
+    email_verified = True
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 
     @factory.post_generation
     def persist_password(self, create: bool, extracted: object, **kwargs: object) -> None:
@@ -30,3 +35,20 @@ class AdminFactory(UserFactory):
     role = Role.ADMIN
     is_staff = True
     is_superuser = True
+
+
+class GuestFactory(UserFactory):
+    """A fresh sign-up whose email is not verified yet."""
+
+    role = Role.GUEST
+    email_verified = False
+
+
+def token_pair(user: User, *, ip: str = "127.0.0.1") -> TokenPair:
+    """A real login session for `user`, as `POST auth/token` would start it."""
+    return login_session_start(user=user, ip=ip)
+
+
+def bearer(user: User) -> str:
+    """An `Authorization` header value for `user`, backed by a real login session."""
+    return f"Bearer {token_pair(user).access_token}"

@@ -12,10 +12,9 @@ import urllib.request
 import pytest
 from django.conf import settings
 from django.test import Client
-from rest_framework_simplejwt.tokens import AccessToken
 from websockets.sync.client import connect
 
-from tests.factories import UserFactory
+from tests.factories import UserFactory, bearer
 
 pytestmark = [pytest.mark.live_server, pytest.mark.django_db(transaction=True)]
 
@@ -48,7 +47,7 @@ def test_job_started_over_http_reaches_a_websocket_client_over_tcp(live_url: str
         status, body = _post_json(
             f"{live_url}/api/v1/demo/jobs",
             {"message": "Zoë says 你好"},
-            Authorization=f"Bearer {AccessToken.for_user(member)}",
+            Authorization=bearer(member),
             **{"X-Request-ID": "e2e-request-7"},
         )
         frame = json.loads(ws.recv(timeout=30))

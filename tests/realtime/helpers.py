@@ -33,6 +33,7 @@ async def ws_connect(
 
 
 async def assert_closed_with(communicator: WebsocketCommunicator, code: int) -> None:
+    """The next frame is a close with `code` (within 5 s, the contract's revocation delay)."""
     message = await communicator.receive_output(timeout=5)
     assert message == {"type": "websocket.close", "code": code}
 

@@ -11,11 +11,10 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
 from django.test import Client
-from rest_framework_simplejwt.tokens import AccessToken
 
 from tasks.selectors import HEARTBEAT_CACHE_KEY
 from tasks.tasks import heartbeat_task
-from tests.factories import UserFactory
+from tests.factories import UserFactory, token_pair
 from tests.live import live_server
 from tests.realtime.helpers import ws_connect
 
@@ -111,7 +110,7 @@ def test_heartbeat_is_scheduled_by_the_database_scheduler() -> None:
 @pytest.mark.live_server
 def test_dead_broker_is_a_503_not_a_hang() -> None:
     member = UserFactory()
-    token = str(AccessToken.for_user(member))
+    token = token_pair(member).access_token
 
     with live_server(REDIS_URL="redis://127.0.0.1:9/0") as base_url:
         request = urllib.request.Request(

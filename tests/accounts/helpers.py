@@ -1,0 +1,43 @@
+"""Helpers for the accounts tests: logging in through the real endpoint, reading mail."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from django.core import mail
+from rest_framework.test import APIClient
+
+from tests.factories import PASSWORD
+
+TOKEN_URL = "/api/v1/auth/token"
+
+
+def login(client: APIClient, username: str, password: str = PASSWORD, **extra: Any) -> Any:
+    body = {"grant_type": "password", "username": username, "password": password, **extra}
+    return client.post(TOKEN_URL, body, format="json")
+
+
+def authed(access_token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token}")
+    return client
+
+
+def wait_for_mail(count: int = 1, timeout: float = 15.0) -> list[mail.EmailMessage]:
+    """Emails are sent by the real worker thread; wait (bounded) until `count` arrived."""
+    deadline = time.monotonic() + timeout
+    while len(mail.outbox) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(mail.outbox) >= count, f"expected {count} email(s), got {len(mail.outbox)}"
+    return list(mail.outbox)
+
+
+def token_in(message: mail.EmailMessage) -> str:
+    """The token printed on its own line in an account email."""
+    match = re.search(r"\?token=([^\s]+)", message.body)
+    assert match, message.body
+    from urllib.parse import unquote
+
+    return unquote(match.group(1))
