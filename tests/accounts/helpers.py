@@ -15,8 +15,11 @@ TOKEN_URL = "/api/v1/auth/token"
 
 
 def login(client: APIClient, username: str, password: str = PASSWORD, **extra: Any) -> Any:
-    body = {"grant_type": "password", "username": username, "password": password, **extra}
-    return client.post(TOKEN_URL, body, format="json")
+    """POST the password grant; `HTTP_*` keywords are headers, the rest go into the body."""
+    headers = {k: v for k, v in extra.items() if k.startswith("HTTP_")}
+    fields = {k: v for k, v in extra.items() if not k.startswith("HTTP_")}
+    body = {"grant_type": "password", "username": username, "password": password, **fields}
+    return client.post(TOKEN_URL, body, format="json", **headers)
 
 
 def authed(access_token: str) -> APIClient:

@@ -280,3 +280,17 @@ def test_refresh_with_a_missing_or_bogus_token_is_refused(api_client, body, stat
 
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
+
+
+def test_auth_events_are_logged_with_the_request_id_and_no_secret(api_client, caplog) -> None:
+    user = UserFactory()
+    caplog.set_level("INFO", logger="agora.auth")
+
+    login(api_client, user.username, "wrong password", HTTP_X_REQUEST_ID="audit-me-1")
+    login(api_client, user.username, HTTP_X_REQUEST_ID="audit-me-2")
+
+    events = {r.getMessage(): r for r in caplog.records if r.name == "agora.auth"}
+    assert events["auth.login_failed"].request_id == "audit-me-1"
+    assert events["auth.login_failed"].user == str(user.pk)
+    assert events["auth.login_succeeded"].request_id == "audit-me-2"
+    assert not any(PASSWORD in repr(r.__dict__) for r in caplog.records)

@@ -154,3 +154,16 @@ def test_a_parallel_burst_gets_no_more_than_five_guesses_through() -> None:
         thread.join(timeout=60)
 
     assert sorted(statuses) == [401] * 5 + [429] * 11
+
+
+def test_forwarded_for_from_a_trusted_proxy_names_the_client(api_client, settings) -> None:
+    settings.LOGIN_IP_FAILURE_LIMIT = 2
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    users = UserFactory.create_batch(3)
+
+    statuses = [
+        login(api_client, u.username, "wrong", HTTP_X_FORWARDED_FOR=f"203.0.113.{i}").status_code
+        for i, u in enumerate(users)
+    ]
+
+    assert statuses == [401, 401, 401]

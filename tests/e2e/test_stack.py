@@ -7,6 +7,7 @@ runs daphne, a Celery worker process and beat, talking through Redis.
 from __future__ import annotations
 
 import json
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.test import Client
 from websockets.sync.client import connect
 
-from tests.factories import UserFactory, bearer
+from tests.factories import PASSWORD, UserFactory, bearer
 
 pytestmark = [pytest.mark.live_server, pytest.mark.django_db(transaction=True)]
 
@@ -71,3 +72,24 @@ def test_websocket_from_a_foreign_origin_is_closed_4403(live_url: str) -> None:
             ws.recv(timeout=10)
 
     assert closed.value.rcvd.code == 4403
+
+
+def test_password_login_ticket_and_websocket_over_tcp(live_url: str) -> None:
+    member = UserFactory()
+    form = urllib.parse.urlencode(
+        {"grant_type": "password", "username": member.email, "password": PASSWORD}
+    ).encode()
+    request = urllib.request.Request(f"{live_url}/api/v1/auth/token", data=form, method="POST")
+    with urllib.request.urlopen(request, timeout=15) as response:
+        tokens = json.loads(response.read())
+    _, ticket = _post_json(
+        f"{live_url}/api/v1/auth/ws-ticket", {}, Authorization=f"Bearer {tokens['access_token']}"
+    )
+    ws_url = live_url.replace("http://", "ws://") + f"/ws/v1/?ticket={ticket['ticket']}"
+
+    with connect(ws_url, open_timeout=10) as ws:
+        ws.send(json.dumps({"type": "ping"}))
+        pong = json.loads(ws.recv(timeout=10))
+
+    assert tokens["token_type"] == "bearer"
+    assert pong == {"type": "pong"}
