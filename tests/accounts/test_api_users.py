@@ -266,3 +266,22 @@ def test_role_change_in_the_admin_site_goes_through_the_service(client) -> None:
     user.refresh_from_db()
     assert user.is_active is False
     assert authed(pair.access_token).get(ME_URL).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "/admin/accounts/user/",
+        "/admin/accounts/apikey/",
+        "/admin/accounts/loginfailurecounter/",
+        "/admin/accounts/loginsession/",
+    ],
+)
+def test_admin_pages_for_accounts_load(client, page: str) -> None:
+    user = UserFactory()
+    token_pair(user)
+    client.force_login(AdminFactory())
+
+    response = client.get(page)
+
+    assert response.status_code == 200

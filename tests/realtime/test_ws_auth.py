@@ -147,3 +147,16 @@ async def test_a_connection_closes_4401_when_its_token_expires() -> None:
 
     assert await _pong(ws)
     await assert_closed_with(ws, 4401)
+
+
+async def test_a_token_in_the_query_never_reaches_the_logs(caplog) -> None:
+    caplog.set_level("INFO")
+    _, pair = await _login()
+
+    ws = await ws_connect(path=f"/ws/v1/?token={pair.access_token}&x=1")
+    await _pong(ws)
+
+    logged = " ".join(repr(record.__dict__) for record in caplog.records)
+    assert "ws.connected" in logged
+    assert pair.access_token not in logged
+    assert pair.access_token.split(".")[2] not in logged
