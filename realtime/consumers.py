@@ -23,25 +23,30 @@ CLOSE_FORBIDDEN_ORIGIN = 4403
 
 
 class AgoraConsumer(AsyncJsonWebsocketConsumer):
-    """Accepts the handshake first, so a refusal can carry the contract's close code."""
+    """Accepts every handshake, so a refusal can carry the contract's close code."""
 
     async def connect(self) -> None:
+        """Refusals are decided and rooms joined before the accept goes out, so an event
+        sent right after a client sees its connection open is never missed."""
         self.credentials: Credentials | None = self.scope.get("credentials")
         self._expiry: asyncio.TimerHandle | None = None
-        await self.accept(subprotocol=offered_bearer_subprotocol(self.scope))
         self.rooms: set[str] = set()
         origin = handshake_origin(self.scope)
-        if not origin_allowed(origin):
-            self._log("ws.refused", reason="origin", origin=origin)
-            await self.close(code=CLOSE_FORBIDDEN_ORIGIN)
-            return
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            self._log("ws.refused", reason="not_authenticated")
-            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+        refusal: tuple[int, dict[str, Any]] | None = None
+        if not origin_allowed(origin):
+            refusal = CLOSE_FORBIDDEN_ORIGIN, {"reason": "origin", "origin": origin}
+        elif user is None or not user.is_authenticated:
+            refusal = CLOSE_NOT_AUTHENTICATED, {"reason": "not_authenticated"}
+        else:
+            self.user = user
+            await self._join(f"user:{user.pk}")
+        await self.accept(subprotocol=offered_bearer_subprotocol(self.scope))
+        if refusal is not None:
+            code, fields = refusal
+            self._log("ws.refused", **fields)
+            await self.close(code=code)
             return
-        self.user = user
-        await self._join(f"user:{user.pk}")
         self._close_when_expired()
         self._log("ws.connected", user=str(user.pk), auth=self._auth_method())
 
