@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db.models import QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
@@ -25,6 +26,24 @@ def user_for_access_token(*, user_id: str, session_id: str) -> User | None:
         login_sessions__revoked_at__isnull=True,
         login_sessions__expires_at__gt=timezone.now(),
     ).first()
+
+
+def user_by_username(username: str) -> User | None:
+    """Case-insensitive, as the unique index on LOWER(username) sees it."""
+    return User.objects.alias(lowered=Lower("username")).filter(lowered=username.lower()).first()
+
+
+def user_by_email(email: str) -> User | None:
+    """Case-insensitive, as the unique index on LOWER(email) sees it."""
+    return User.objects.alias(lowered=Lower("email")).filter(lowered=email.lower()).first()
+
+
+def user_for_login(identifier: str) -> User | None:
+    """The account a login name points at: its username first, else its email."""
+    by_name = user_by_username(identifier)
+    if by_name is not None or "@" not in identifier:
+        return by_name
+    return user_by_email(identifier)
 
 
 def user_list() -> QuerySet[User]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.db.models.functions import Lower
 from rest_framework.exceptions import ValidationError
 
 from accounts.emails import password_reset_email_send_now
 from accounts.models import User
+from accounts.selectors import user_by_email
 from accounts.services.events import auth_event_log
 from accounts.services.sessions import login_session_start, login_sessions_revoke
 from accounts.tokens import TokenPair, password_reset_token_user
@@ -49,12 +49,8 @@ def password_reset_request(*, email: str, ip: str | None) -> None:
 
 def password_reset_email_send(*, email: str) -> bool:
     """In the worker: mail a reset link to the active account with this email, if any."""
-    user = (
-        User.objects.alias(lowered=Lower("email"))
-        .filter(lowered=email.lower(), is_active=True)
-        .first()
-    )
-    if user is None:
+    user = user_by_email(email)
+    if user is None or not user.is_active:
         return False
     password_reset_email_send_now(user)
     return True

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
-from django.db.models.functions import Lower
 from rest_framework.exceptions import ValidationError
 
 from accounts.emails import registration_notice_send_now, verification_email_send_now
 from accounts.exceptions import Conflict
 from accounts.models import Role, User
+from accounts.selectors import user_by_email, user_by_username
 from accounts.services.events import auth_event_log
 from accounts.services.passwords import password_validate
 from accounts.tokens import email_verification_token_read
@@ -22,14 +22,6 @@ class UsernameTaken(Conflict):
     default_detail = "This username is taken."
 
 
-def _username_taken(username: str) -> bool:
-    return User.objects.alias(lowered=Lower("username")).filter(lowered=username.lower()).exists()
-
-
-def _email_owner(email: str) -> User | None:
-    return User.objects.alias(lowered=Lower("email")).filter(lowered=email.lower()).first()
-
-
 def user_register(
     *, email: str, username: str, password: str, display_name: str = "", ip: str | None = None
 ) -> None:
@@ -38,12 +30,12 @@ def user_register(
     Both outcomes hash the password and queue one email, so they answer alike and in about
     the same time. Usernames are public, so a taken one is a 409 before anything else.
     """
-    if _username_taken(username):
+    if user_by_username(username) is not None:
         raise UsernameTaken()
     candidate = User(username=username, email=email, display_name=display_name)
     password_validate(password, user=candidate, field="password")
     candidate.password = make_password(password)
-    owner = _email_owner(email)
+    owner = user_by_email(email)
     if owner is None:
         try:
             with transaction.atomic():
@@ -53,9 +45,9 @@ def user_register(
                 )
         except IntegrityError:
             # A parallel sign-up took the username or the email between our checks and here.
-            if _username_taken(username):
+            if user_by_username(username) is not None:
                 raise UsernameTaken() from None
-            owner = _email_owner(email)
+            owner = user_by_email(email)
             if owner is None:
                 raise
         else:

@@ -9,12 +9,12 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 from uuid_utils.compat import uuid7
 
 from accounts.exceptions import InvalidCredentials, TokenInvalid
 from accounts.models import LoginSession, User, WebSocketTicket
+from accounts.selectors import user_for_login
 from accounts.services.events import auth_event_log
 from accounts.services.lockout import login_attempt_begin, login_attempt_succeeded, login_keys
 from accounts.tokens import TokenPair, refresh_token_read, token_pair_make
@@ -23,15 +23,6 @@ from realtime.broadcast import connections_close
 
 def _new_jti() -> uuid.UUID:
     return uuid.UUID(str(uuid7()))
-
-
-def user_for_login(identifier: str) -> User | None:
-    """The account a login name points at: its username first, else its email."""
-    lowered = identifier.lower()
-    by_name = User.objects.alias(lowered=Lower("username")).filter(lowered=lowered).first()
-    if by_name is not None or "@" not in identifier:
-        return by_name
-    return User.objects.alias(lowered=Lower("email")).filter(lowered=lowered).first()
 
 
 def login(

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.selectors import user_for_login
 from accounts.services import login_lock_clear
-from accounts.services.sessions import user_for_login
 
 
 class Command(BaseCommand):
