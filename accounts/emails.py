@@ -44,6 +44,18 @@ def registration_notice_send_now(user: User) -> None:
     send_mail("Someone tried to register with your email", body, None, [user.email])
 
 
+def password_changed_notice_send_now(user: User) -> None:
+    """Tells the owner their password changed, so a takeover does not go unnoticed."""
+    body = (
+        f"{_greeting(user)}\n\n"
+        "The password of your Agora account was just changed, and every device that was "
+        "logged in has been logged out.\n\n"
+        "If you did this, nothing more to do. If you did not, reset your password now at "
+        f"{settings.SITE_URL}/password-reset and tell an administrator.\n"
+    )
+    send_mail("Your Agora password was changed", body, None, [user.email])
+
+
 def password_reset_email_send_now(user: User) -> None:
     token = password_reset_token_make(user)
     minutes = settings.PASSWORD_RESET_TIMEOUT // 60

@@ -2,6 +2,7 @@
 
 from accounts.services.api_keys import api_key_authenticate, api_key_create, api_key_revoke
 from accounts.services.lockout import login_lock_clear, login_locks_clear
+from accounts.services.notifications import account_email_send
 from accounts.services.passwords import (
     password_change,
     password_reset_confirm,
@@ -9,7 +10,7 @@ from accounts.services.passwords import (
     password_reset_request,
     password_validate,
 )
-from accounts.services.registration import account_email_send, email_verify, user_register
+from accounts.services.registration import email_verify, user_register
 from accounts.services.sessions import (
     login,
     login_session_logout,

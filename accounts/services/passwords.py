@@ -11,6 +11,7 @@ from accounts.emails import password_reset_email_send_now
 from accounts.models import User
 from accounts.selectors import user_by_email
 from accounts.services.events import auth_event_log
+from accounts.services.notifications import account_email_queue
 from accounts.services.sessions import login_session_start, login_sessions_revoke
 from accounts.tokens import TokenPair, password_reset_token_user
 from config.queue import enqueue_on_commit
@@ -35,6 +36,7 @@ def password_change(
     user.set_password(new_password)
     user.save(update_fields=["password"])
     login_sessions_revoke(user_id=user.pk, reason="password_change")
+    account_email_queue(kind="password_changed", user=user)
     auth_event_log("auth.password_changed", user=str(user.pk), ip=ip)
     return login_session_start(user=user, ip=ip, user_agent=user_agent)
 
@@ -66,5 +68,6 @@ def password_reset_confirm(*, token: str, new_password: str, ip: str | None) -> 
     user.set_password(new_password)
     user.save(update_fields=["password"])
     login_sessions_revoke(user_id=user.pk, reason="password_reset")
+    account_email_queue(kind="password_changed", user=user)
     auth_event_log("auth.password_reset", user=str(user.pk), ip=ip)
     return user

@@ -6,16 +6,13 @@ from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from rest_framework.exceptions import ValidationError
 
-from accounts.emails import registration_notice_send_now, verification_email_send_now
 from accounts.exceptions import Conflict
 from accounts.models import Role, User
 from accounts.selectors import user_by_email, user_by_username
 from accounts.services.events import auth_event_log
+from accounts.services.notifications import account_email_queue
 from accounts.services.passwords import password_validate
 from accounts.tokens import email_verification_token_read
-from config.queue import enqueue_on_commit
-
-ACCOUNT_EMAIL_TASK = "tasks.account_email"
 
 
 class UsernameTaken(Conflict):
@@ -40,9 +37,7 @@ def user_register(
         try:
             with transaction.atomic():
                 candidate.save(force_insert=True)
-                enqueue_on_commit(
-                    ACCOUNT_EMAIL_TASK, kind="verification", user_id=str(candidate.pk)
-                )
+                account_email_queue(kind="verification", user=candidate)
         except IntegrityError:
             # A parallel sign-up took the username or the email between our checks and here.
             if user_by_username(username) is not None:
@@ -54,24 +49,8 @@ def user_register(
             auth_event_log("auth.registered", user=str(candidate.pk), ip=ip)
             return
     with transaction.atomic():
-        enqueue_on_commit(ACCOUNT_EMAIL_TASK, kind="registration_notice", user_id=str(owner.pk))
+        account_email_queue(kind="registration_notice", user=owner)
     auth_event_log("auth.register_known_email", user=str(owner.pk), ip=ip)
-
-
-def account_email_send(*, kind: str, user_id: str) -> bool:
-    """In the worker: send one of the account emails to the user, if they still exist."""
-    user = User.objects.filter(pk=user_id).first()
-    if user is None:
-        return False
-    if kind == "verification":
-        if user.email_verified:
-            return False
-        verification_email_send_now(user)
-    elif kind == "registration_notice":
-        registration_notice_send_now(user)
-    else:
-        raise ValueError(f"Unknown account email {kind!r}")
-    return True
 
 
 @transaction.atomic

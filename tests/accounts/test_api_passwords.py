@@ -126,3 +126,29 @@ def test_password_change_needs_a_login(api_client) -> None:
     )
 
     assert response.status_code == 401
+
+
+def test_password_change_mails_the_owner_a_notice(celery_worker) -> None:
+    user = UserFactory()
+
+    authed(token_pair(user).access_token).post(
+        CHANGE_URL, {"old_password": PASSWORD, "new_password": NEW}, format="json"
+    )
+    [notice] = wait_for_mail()
+
+    assert notice.to == [user.email]
+    assert "password of your Agora account was just changed" in notice.body
+    assert NEW not in notice.body
+
+
+def test_password_reset_mails_the_owner_a_notice_after_the_link(celery_worker, api_client):
+    user = UserFactory()
+    token = _reset_token(api_client, user.email)
+
+    api_client.post(CONFIRM_URL, {"token": token, "new_password": NEW}, format="json")
+    messages = wait_for_mail(2)
+
+    assert [m.subject for m in messages] == [
+        "Reset your Agora password",
+        "Your Agora password was changed",
+    ]
