@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse
@@ -14,6 +15,31 @@ def document_paths_without_trailing_slash(result: dict[str, Any], **kwargs: Any)
         (path.rstrip("/") or "/"): operations for path, operations in result["paths"].items()
     }
     return result
+
+
+def document_rate_limits(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Every API operation is rate limited (config.throttles), so every one may answer 429."""
+    response = {
+        "description": ERROR_DESCRIPTIONS[429],
+        "headers": {
+            name: {"schema": {"type": "integer"}, "description": description}
+            for name, description in RATE_LIMIT_HEADERS.items()
+        },
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+    }
+    for path, operations in result["paths"].items():
+        if path.startswith("/api/v1/"):
+            for operation in operations.values():
+                operation["responses"].setdefault("429", copy.deepcopy(response))
+    return result
+
+
+RATE_LIMIT_HEADERS = {
+    "Retry-After": "Seconds until a retry can succeed.",
+    "RateLimit-Limit": "Requests allowed in the current window.",
+    "RateLimit-Remaining": "Requests left in the current window.",
+    "RateLimit-Reset": "Seconds until the window resets.",
+}
 
 
 class ErrorDetailSerializer(serializers.Serializer):

@@ -306,6 +306,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.document_paths_without_trailing_slash",
+        "config.openapi.document_rate_limits",
     ],
 }
 

@@ -69,3 +69,17 @@ def test_error_responses_are_documented_in_the_envelope_shape(api_client: APICli
         assert ref == "#/components/schemas/ErrorEnvelope"
     envelope = schema["components"]["schemas"]["ErrorDetail"]["properties"]
     assert set(envelope) == {"code", "message", "details", "request_id"}
+
+
+def test_every_api_operation_documents_the_429(api_client: APIClient) -> None:
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    operations = [
+        operation
+        for path, operations in schema["paths"].items()
+        if path.startswith("/api/v1/")
+        for operation in operations.values()
+    ]
+
+    assert len(operations) > 15
+    assert all("429" in operation["responses"] for operation in operations)
