@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey, LoginSession, User
 
 
 def user_for_access_token(*, user_id: str, session_id: str) -> User | None:
@@ -52,6 +52,18 @@ def user_list() -> QuerySet[User]:
 
 def user_get(*, user_id: uuid.UUID | str) -> User | None:
     return User.objects.filter(pk=user_id).first()
+
+
+def login_session_list(*, user: User) -> QuerySet[LoginSession]:
+    """The user's live logins, newest first."""
+    return LoginSession.objects.filter(
+        user=user, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    ).order_by("-created_at")
+
+
+def login_session_get(*, user: User, session_id: uuid.UUID | str) -> LoginSession | None:
+    """One of `user`'s live logins; anyone else's is as absent as a missing one."""
+    return login_session_list(user=user).filter(pk=session_id).first()
 
 
 def api_key_list(*, user: User) -> QuerySet[ApiKey]:

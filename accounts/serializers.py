@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.models import ApiKey, Role, User
+from accounts.models import ApiKey, LoginSession, Role, User
 from accounts.validators import PrintableTextValidator, UsernameValidator
 
 _printable = PrintableTextValidator()
@@ -136,6 +136,18 @@ class ApiKeyCreatedOutputSerializer(ApiKeyOutputSerializer):
     class Meta(ApiKeyOutputSerializer.Meta):
         fields = [*ApiKeyOutputSerializer.Meta.fields, "key"]
         read_only_fields = fields
+
+
+class LoginSessionOutputSerializer(serializers.ModelSerializer):
+    current = serializers.SerializerMethodField(help_text="The login making this request.")
+
+    class Meta:
+        model = LoginSession
+        fields = ["id", "created_at", "refreshed_at", "expires_at", "ip", "user_agent", "current"]
+        read_only_fields = fields
+
+    def get_current(self, session: LoginSession) -> bool:
+        return str(session.pk) == self.context.get("current_session_id")
 
 
 class WsTicketOutputSerializer(serializers.Serializer):

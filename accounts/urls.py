@@ -1,6 +1,6 @@
 from django.urls import re_path
 
-from accounts.views import api_keys, auth, users
+from accounts.views import api_keys, auth, sessions, users
 
 ID_SEGMENT = r"(?P<{}>[^/]+)"
 
@@ -30,6 +30,12 @@ urlpatterns = [
         rf"^auth/api-keys/{ID_SEGMENT.format('key_id')}/?$",
         api_keys.ApiKeyDetailView.as_view(),
         name="api-key-detail",
+    ),
+    re_path(r"^auth/sessions/?$", sessions.LoginSessionListView.as_view(), name="sessions"),
+    re_path(
+        rf"^auth/sessions/{ID_SEGMENT.format('session_id')}/?$",
+        sessions.LoginSessionDetailView.as_view(),
+        name="session-detail",
     ),
     re_path(r"^users/?$", users.UserListView.as_view(), name="users"),
     re_path(r"^users/me/?$", users.MeView.as_view(), name="users-me"),

@@ -112,6 +112,17 @@ def login_session_logout(*, refresh_token: str, ip: str | None) -> None:
     )
 
 
+def login_session_revoke(*, session: LoginSession, reason: str = "revoked") -> None:
+    """End one login (the user's "log out that device"): its tokens and connections die."""
+    LoginSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoke_reason=reason
+    )
+    auth_event_log("auth.logout", user=str(session.user_id), session=str(session.pk))
+    transaction.on_commit(
+        lambda: connections_close(user_id=str(session.user_id), session_id=str(session.pk))
+    )
+
+
 def login_sessions_revoke(*, user_id: uuid.UUID | str, reason: str) -> int:
     """End every login of a user (logout-all, password change or reset, deactivation).
 

@@ -20,6 +20,8 @@ ACCOUNT_OPERATIONS = [
     ("/api/v1/auth/api-keys", "get"),
     ("/api/v1/auth/api-keys", "post"),
     ("/api/v1/auth/api-keys/{key_id}", "delete"),
+    ("/api/v1/auth/sessions", "get"),
+    ("/api/v1/auth/sessions/{session_id}", "delete"),
     ("/api/v1/users", "get"),
     ("/api/v1/users/me", "get"),
     ("/api/v1/users/me", "patch"),

@@ -160,3 +160,18 @@ async def test_a_token_in_the_query_never_reaches_the_logs(caplog) -> None:
     assert "ws.connected" in logged
     assert pair.access_token not in logged
     assert pair.access_token.split(".")[2] not in logged
+
+
+async def test_ending_a_login_from_the_sessions_list_closes_its_connections_4401() -> None:
+    user, first = await _login()
+    second = await database_sync_to_async(token_pair)(user)
+    ws = await ws_connect(path=f"/ws/v1/?token={second.access_token}")
+    await _pong(ws)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {first.access_token}")
+    listed = await database_sync_to_async(client.get)("/api/v1/auth/sessions")
+    other_id = next(s["id"] for s in listed.json()["results"] if not s["current"])
+
+    await database_sync_to_async(client.delete)(f"/api/v1/auth/sessions/{other_id}")
+
+    await assert_closed_with(ws, 4401)
