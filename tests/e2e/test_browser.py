@@ -76,6 +76,10 @@ def test_redoc_renders_the_api_offline(live_url: str, tmp_path: Path) -> None:
     assert "/api/v1/demo/jobs" in dom
 
 
+class EvaluationFailed(Exception):
+    """DevTools refused to evaluate, e.g. while the page is still navigating."""
+
+
 class Page:
     """A page driven over the DevTools protocol: just enough to run script in it."""
 
@@ -97,13 +101,18 @@ class Page:
         while True:
             reply = json.loads(self._socket.recv(timeout=10))
             if reply.get("id") == message_id:
+                if "error" in reply:
+                    raise EvaluationFailed(reply["error"])
                 return reply["result"]["result"].get("value")
 
-    def wait_for(self, expression: str, timeout: float = 20.0) -> Any:
+    def wait_for(self, expression: str, timeout: float = 30.0) -> Any:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if value := self.evaluate(expression):
-                return value
+            try:
+                if value := self.evaluate(expression):
+                    return value
+            except EvaluationFailed:
+                pass
             time.sleep(0.2)
         raise AssertionError(f"timed out waiting for {expression}")
 

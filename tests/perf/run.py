@@ -24,10 +24,11 @@ from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 HTTP_TARGETS = (
-    ("liveness  GET /health", "/health"),
-    ("index     GET /", "/"),
-    ("database  GET /health/db", "/health/db"),
-    ("readiness GET /health/ready", "/health/ready"),
+    ("liveness  GET /health", "/health", False),
+    ("index     GET /", "/", False),
+    ("database  GET /health/db", "/health/db", False),
+    ("readiness GET /health/ready", "/health/ready", False),
+    ("bearer    GET /api/v1/users/me", "/api/v1/users/me", True),
 )
 
 
@@ -59,6 +60,10 @@ def server_env() -> dict[str, str]:
         LOG_LEVEL="WARNING",
         DEBUG="false",
     )
+    # The limiter still counts every request (its cost is measured); 100 clients from one
+    # address must not be refused by it.
+    for role in ("ANON", "GUEST", "USER", "ADMIN"):
+        env.setdefault(f"RATE_LIMIT_{role}", "100000000/min")
     return env
 
 
@@ -90,9 +95,22 @@ def parse_wrk(output: str) -> dict[str, float]:
     }
 
 
-def run_wrk(wrk: str, url: str, connections: int, seconds: int) -> dict[str, float]:
+def run_wrk(
+    wrk: str, url: str, connections: int, seconds: int, headers: tuple[str, ...] = ()
+) -> dict[str, float]:
+    header_args = [arg for header in headers for arg in ("-H", header)]
     result = subprocess.run(
-        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s", url],
+        [
+            wrk,
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            *header_args,
+            url,
+        ],
         capture_output=True,
         text=True,
         timeout=seconds + 60,
@@ -130,17 +148,18 @@ async def websocket_round_trips(
     }
 
 
-def bench_session_cookie(env: dict[str, str]) -> str:
-    """A logged-in session for the WebSocket clients, made through Django itself."""
+def bench_credentials(env: dict[str, str]) -> tuple[str, str]:
+    """A session cookie (WebSocket clients) and an access token, made through Django itself."""
     script = (
         "import django; django.setup()\n"
         "from django.conf import settings\n"
         "from django.test import Client\n"
-        "from accounts.services import user_ensure\n"
+        "from accounts.services import login_session_start, user_ensure\n"
         "user, _ = user_ensure(username='bench', email='bench@bench.localhost', "
         "password='bench-password-unused')\n"
         "client = Client(); client.force_login(user)\n"
         "print(f'{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}')\n"
+        "print(login_session_start(user=user, ip='127.0.0.1').access_token)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
@@ -151,7 +170,8 @@ def bench_session_cookie(env: dict[str, str]) -> str:
         check=True,
         timeout=60,
     )
-    return result.stdout.strip().splitlines()[-1]
+    cookie, access_token = result.stdout.strip().splitlines()[-2:]
+    return cookie, access_token
 
 
 def main() -> None:
@@ -168,7 +188,8 @@ def main() -> None:
         env=env,
         check=True,
     )
-    cookie = bench_session_cookie(env)
+    cookie, access_token = bench_credentials(env)
+    bearer = (f"Authorization: Bearer {access_token}",)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -180,8 +201,11 @@ def main() -> None:
     rows: list[tuple[str, dict[str, float]]] = []
     try:
         wait_until_up(base_url, server)
-        for label, path in HTTP_TARGETS:
-            rows.append((label, run_wrk(wrk, base_url + path, args.connections, args.seconds)))
+        for label, path, authenticated in HTTP_TARGETS:
+            headers = bearer if authenticated else ()
+            rows.append(
+                (label, run_wrk(wrk, base_url + path, args.connections, args.seconds, headers))
+            )
         ws = asyncio.run(
             websocket_round_trips(
                 base_url.replace("http", "ws") + "/ws/v1/", cookie, args.connections, args.seconds
