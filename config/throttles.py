@@ -15,6 +15,7 @@ import logging
 import math
 import re
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -150,7 +151,7 @@ def _django_request(request: Request | HttpRequest) -> HttpRequest:
     return getattr(request, "_request", request)
 
 
-class FixedWindowThrottle(BaseThrottle):
+class FixedWindowThrottle(BaseThrottle, ABC):
     """`limit` hits per window for one (scope, identity); subclasses choose both.
 
     A cache failure goes to `cache_unavailable`, which decides whether to fail open or closed.
@@ -159,11 +160,13 @@ class FixedWindowThrottle(BaseThrottle):
     def __init__(self) -> None:
         self._wait: int | None = None
 
+    @abstractmethod
     def scope_and_identity(self, request: Request) -> tuple[str, str]:
-        raise NotImplementedError
+        """The rate's scope (a RATE_LIMITS key) and who is counted (user or address)."""
 
+    @abstractmethod
     def cache_unavailable(self, request: Request, scope: str, exc: Exception) -> bool:
-        raise NotImplementedError
+        """Without a cache: True lets the request through; raising refuses it."""
 
     def allow_request(self, request: Request, view: Any) -> bool:
         scope, identity = self.scope_and_identity(request)
