@@ -15,6 +15,7 @@ from accounts.services import (
     api_key_revoke,
     login_lock_clear,
     login_locks_clear,
+    login_session_revoke,
     login_sessions_revoke,
     user_update_by_admin,
 )
@@ -86,10 +87,10 @@ class LoginSessionAdmin(ReadOnlyAdmin):
     exclude = ("current_jti",)
     actions = ["revoke"]
 
-    @admin.action(description="Revoke these logins' users' tokens")
+    @admin.action(description="End the selected logins")
     def revoke(self, request: HttpRequest, queryset: QuerySet[LoginSession]) -> None:
-        for user_id in set(queryset.values_list("user_id", flat=True)):
-            login_sessions_revoke(user_id=user_id, reason="admin")
+        for session in queryset.filter(revoked_at__isnull=True):
+            login_session_revoke(session=session, reason="admin")
 
 
 @admin.register(ApiKey)

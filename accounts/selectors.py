@@ -9,6 +9,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.models import ApiKey, LoginSession, User
+from accounts.tokens import AccessClaims, access_token_read
 
 
 def user_for_access_token(*, user_id: str, session_id: str) -> User | None:
@@ -26,6 +27,15 @@ def user_for_access_token(*, user_id: str, session_id: str) -> User | None:
         login_sessions__revoked_at__isnull=True,
         login_sessions__expires_at__gt=timezone.now(),
     ).first()
+
+
+def user_for_raw_access_token(raw: str) -> tuple[User, AccessClaims] | None:
+    """For credentials outside DRF (WebSocket handshakes): the token's live user and claims."""
+    claims = access_token_read(raw)
+    if claims is None:
+        return None
+    user = user_for_access_token(user_id=claims.user_id, session_id=claims.session_id)
+    return (user, claims) if user is not None else None
 
 
 def user_by_username(username: str) -> User | None:

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +29,13 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: str
+    session_id: str
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,19 @@ def refresh_token_read(raw: str) -> RefreshClaims | None:
             user_id=str(token[jwt_settings.USER_ID_CLAIM]),
             session_id=uuid.UUID(str(token[SESSION_CLAIM])),
             jti=uuid.UUID(str(token[jwt_settings.JTI_CLAIM])),
+        )
+    except (TokenError, KeyError, ValueError, TypeError):
+        return None
+
+
+def access_token_read(raw: str) -> AccessClaims | None:
+    """The claims of a genuine, unexpired access token (same checks as `refresh_token_read`)."""
+    try:
+        token = AccessToken(raw)
+        return AccessClaims(
+            user_id=str(token[jwt_settings.USER_ID_CLAIM]),
+            session_id=str(token[SESSION_CLAIM]),
+            expires_at=datetime.fromtimestamp(int(token["exp"]), tz=UTC),
         )
     except (TokenError, KeyError, ValueError, TypeError):
         return None

@@ -5,22 +5,18 @@ to the session: the connection is then anonymous and the consumer closes it with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.contrib.auth.models import AnonymousUser
-from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.settings import api_settings as jwt_settings
-from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.selectors import user_for_access_token
+from accounts.selectors import user_for_raw_access_token
 from accounts.services import ws_ticket_redeem
 
 BEARER_SUBPROTOCOL = "bearer"
-SESSION_CLAIM = "sid"
 
 
 @dataclass(frozen=True)
@@ -60,18 +56,11 @@ def _from_ticket(ticket: str) -> tuple[Any, Credentials | None]:
 
 
 def _from_access_token(raw: str, method: str) -> tuple[Any, Credentials | None]:
-    try:
-        token = AccessToken(raw)
-    except TokenError:
+    found = user_for_raw_access_token(raw)
+    if found is None:
         return AnonymousUser(), None
-    session_id = str(token.get(SESSION_CLAIM, ""))
-    user = user_for_access_token(
-        user_id=str(token.get(jwt_settings.USER_ID_CLAIM, "")), session_id=session_id
-    )
-    if user is None:
-        return AnonymousUser(), None
-    expires_at = datetime.fromtimestamp(int(token["exp"]), tz=UTC)
-    return user, Credentials(method, session_id, expires_at)
+    user, claims = found
+    return user, Credentials(method, claims.session_id, claims.expires_at)
 
 
 @database_sync_to_async

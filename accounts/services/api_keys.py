@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,7 +19,7 @@ KEY_PREFIX = "agora"
 
 def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
     """A new key for `user`; the second value is the secret, which is never stored."""
-    prefix = secret_make(9).replace("-", "x").replace("_", "y")[:12]
+    prefix = secrets.token_hex(6)
     raw = f"{KEY_PREFIX}_{prefix}_{secret_make(32)}"
     with transaction.atomic():
         key = ApiKey.objects.create(user=user, name=name, prefix=prefix, key_hash=secret_hash(raw))

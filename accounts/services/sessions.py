@@ -21,10 +21,6 @@ from accounts.tokens import TokenPair, refresh_token_read, token_pair_make
 from realtime.broadcast import connections_close
 
 
-def _new_jti() -> uuid.UUID:
-    return uuid.UUID(str(uuid7()))
-
-
 def login(
     *,
     identifier: str,
@@ -57,7 +53,7 @@ def login(
 def login_session_start(
     *, user: User, ip: str | None, user_agent: str = "", cookie_mode: bool = False
 ) -> TokenPair:
-    jti = _new_jti()
+    jti = uuid7()
     session = LoginSession.objects.create(
         user=user,
         current_jti=jti,
@@ -79,7 +75,7 @@ def login_session_refresh(*, refresh_token: str, ip: str | None) -> tuple[User, 
     if claims is None:
         raise TokenInvalid()
     now = timezone.now()
-    new_jti = _new_jti()
+    new_jti = uuid7()
     swapped = LoginSession.objects.filter(
         pk=claims.session_id,
         user_id=claims.user_id,

@@ -15,7 +15,6 @@ from accounts.tokens import secret_hash, secret_make
 def ws_ticket_issue(*, user: User, session_id: uuid.UUID | str | None) -> str:
     """A ticket valid once within WS_TICKET_MAX_AGE seconds; bound to the caller's login."""
     now = timezone.now()
-    WebSocketTicket.objects.filter(expires_at__lte=now).delete()
     ticket = secret_make(32)
     WebSocketTicket.objects.create(
         ticket_hash=secret_hash(ticket),

@@ -61,3 +61,20 @@ def test_another_users_login_is_a_404_and_stays_alive() -> None:
 
 def test_sessions_need_authentication(api_client) -> None:
     assert api_client.get(SESSIONS_URL).status_code == 401
+
+
+def test_admin_ends_only_the_selected_login(client) -> None:
+    from accounts.models import LoginSession
+    from tests.factories import AdminFactory
+
+    user = UserFactory()
+    ended, kept = token_pair(user), token_pair(user)
+    client.force_login(AdminFactory())
+    selected = LoginSession.objects.filter(user=user).order_by("pk").first()
+
+    client.post(
+        "/admin/accounts/loginsession/", {"action": "revoke", "_selected_action": [selected.pk]}
+    )
+
+    assert authed(ended.access_token).get("/api/v1/users/me").status_code == 401
+    assert authed(kept.access_token).get("/api/v1/users/me").status_code == 200
