@@ -25,12 +25,17 @@ class PrintableTextValidator:
     message = "Control characters are not allowed."
     code = "invalid"
 
+    def __init__(self, allowed: str = "\n") -> None:
+        self.allowed = allowed
+
     def __call__(self, value: Any) -> None:
-        if isinstance(value, str) and has_control_characters(value.replace("\n", "")):
+        if not isinstance(value, str):
+            return
+        if has_control_characters(value.translate(dict.fromkeys(map(ord, self.allowed)))):
             raise ValidationError(self.message, code=self.code)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, PrintableTextValidator)
+        return isinstance(other, PrintableTextValidator) and other.allowed == self.allowed
 
 
 @deconstructible

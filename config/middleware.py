@@ -11,7 +11,13 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject, empty
 
 from config.client_ip import client_ip
-from config.context import accept_request_id, request_id_var
+from config.context import (
+    USER_AGENT_MAX_LENGTH,
+    RequestOrigin,
+    accept_request_id,
+    request_id_var,
+    request_origin_var,
+)
 from config.errors import error_response, internal_error_response, is_api_path
 from config.logs import redact_query
 from config.throttles import rate_limit_headers
@@ -36,6 +42,12 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = accept_request_id(request.headers.get("X-Request-ID"))
         token = request_id_var.set(request_id)
+        origin_token = request_origin_var.set(
+            RequestOrigin(
+                ip=client_ip(request),
+                user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX_LENGTH],
+            )
+        )
         request.request_id = request_id  # type: ignore[attr-defined]
         started = time.perf_counter()
         try:
@@ -59,6 +71,7 @@ class RequestContextMiddleware:
             )
             return response
         finally:
+            request_origin_var.reset(origin_token)
             request_id_var.reset(token)
 
 
