@@ -1,0 +1,74 @@
+"""Cache-aside for the hot public reads: a public post's detail and the first feed page.
+
+Entries live 15 minutes and are keyed on version counters that the write services move on
+after commit, so an entry computed from data older than a write is never read again. A cache
+outage degrades to the database (config.cache helpers), never to a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from config.cache import cache_get, cache_set, cache_version, cache_version_bump
+
+TTL_SECONDS = 15 * 60
+# Per-post counters outlive the entries keyed on them (see cache_version_bump).
+POST_VERSION_TTL_SECONDS = 24 * 60 * 60
+FEED_VERSION_KEY = "content:feed:version"
+FEED_PAGE_KEY = "content:feed:first-page:v{version}"
+FEED_COUNT_KEY = "content:feed:count:{scope}:v{version}"
+
+
+def _post_version_key(post_id: UUID | str) -> str:
+    return f"content:post:{post_id}:version"
+
+
+def _post_key(post_id: UUID | str) -> str:
+    return f"content:post:{post_id}:v{cache_version(_post_version_key(post_id))}"
+
+
+def cached(key: str, compute: Callable[[], Any]) -> tuple[Any, bool]:
+    """The cached value of `key`, or `compute()` stored under it; second item: was it a hit."""
+    value = cache_get(key)
+    if value is not None:
+        return value, True
+    value = compute()
+    if value is not None:
+        cache_set(key, value, TTL_SECONDS)
+    return value, False
+
+
+def post_detail_cached(post_id: UUID, compute: Callable[[], Any]) -> tuple[Any, bool]:
+    """A public post's representation; `compute` returns None when it is not public."""
+    return cached(_post_key(post_id), compute)
+
+
+def feed_first_page_cached(compute: Callable[[], Any]) -> tuple[Any, bool]:
+    """The anonymous feed's first page (default filters, ordering and limit)."""
+    return cached(FEED_PAGE_KEY.format(version=cache_version(FEED_VERSION_KEY)), compute)
+
+
+def feed_count_cached(scope: str, compute: Callable[[], int]) -> int:
+    """The count of an unfiltered list (`scope`: public, or all live posts for admins)."""
+    key = FEED_COUNT_KEY.format(scope=scope, version=cache_version(FEED_VERSION_KEY))
+    return cached(key, compute)[0]
+
+
+def post_invalidate(post_id: UUID) -> None:
+    """After a write to a post: its detail, and every feed entry (page and counts)."""
+    cache_version_bump(_post_version_key(post_id), timeout=POST_VERSION_TTL_SECONDS)
+    cache_version_bump(FEED_VERSION_KEY)
+
+
+def post_comments_changed(post_id: UUID) -> None:
+    """After a comment write: the post's `comment_count` shows in its detail and the feed page.
+
+    The feed moves on only when its cached first page shows the post, so a stream of comments
+    on older posts leaves the feed cached.
+    """
+    cache_version_bump(_post_version_key(post_id), timeout=POST_VERSION_TTL_SECONDS)
+    page = cache_get(FEED_PAGE_KEY.format(version=cache_version(FEED_VERSION_KEY)))
+    if page is not None and str(post_id) in {item["id"] for item in page["results"]}:
+        cache_version_bump(FEED_VERSION_KEY)
