@@ -57,3 +57,11 @@ def login_sessions_purge_task() -> int:
     from accounts.services import login_sessions_purge
 
     return login_sessions_purge()
+
+
+@shared_task(name="tasks.idempotency_keys_purge", ignore_result=True)
+def idempotency_keys_purge_task() -> int:
+    """Scheduled daily: forget Idempotency-Key answers older than 24 h."""
+    from config.services import idempotency_keys_purge
+
+    return idempotency_keys_purge()

@@ -4,12 +4,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.idempotency import IdempotentMixin
 from config.openapi import error_responses
 from tasks.serializers import DemoJobInputSerializer, DemoJobOutputSerializer
 from tasks.services import demo_job_start
 
 
-class DemoJobView(APIView):
+class DemoJobView(IdempotentMixin, APIView):
     """Start the demo background job; its result arrives on the caller's WebSocket."""
 
     @extend_schema(

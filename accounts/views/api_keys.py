@@ -20,6 +20,7 @@ from accounts.serializers import (
     ApiKeyInputSerializer,
     ApiKeyOutputSerializer,
 )
+from config.idempotency import IdempotentMixin
 from config.openapi import error_responses
 
 TAG = "api keys"
@@ -31,8 +32,10 @@ def _refuse_key_management_by_key(request: Request) -> None:
         raise PermissionDenied("API keys cannot manage API keys; log in instead.")
 
 
-class ApiKeyListCreateView(ListAPIView):
+class ApiKeyListCreateView(IdempotentMixin, ListAPIView):
     permission_classes = [IsMember]
+    # The secret is never stored: a replay names the key that was made, with `key` null.
+    idempotency_redacted_fields = ("key",)
     serializer_class = ApiKeyOutputSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -52,7 +55,8 @@ class ApiKeyListCreateView(ListAPIView):
         summary="Create an API key",
         description=(
             "The secret is in `key`, this once; only a hash is stored. Send it as "
-            "`X-API-Key`; it acts as you, with your role."
+            "`X-API-Key`; it acts as you, with your role. A replay for a repeated "
+            "`Idempotency-Key` has `key: null`: revoke that key if its secret was lost."
         ),
         request=ApiKeyInputSerializer,
         responses={201: ApiKeyCreatedOutputSerializer, **error_responses(400, 401, 403)},

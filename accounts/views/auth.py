@@ -27,6 +27,7 @@ from accounts.serializers import (
     WsTicketOutputSerializer,
 )
 from accounts.views.common import (
+    CREDENTIALS_NOT_STORED,
     PublicAuthView,
     csrf_enforce,
     forget_refresh_cookie,
@@ -35,6 +36,7 @@ from accounts.views.common import (
     request_user_agent,
     token_response,
 )
+from config.idempotency import IdempotentMixin
 from config.openapi import error_responses
 from config.throttles import AuthRateThrottle, RoleRateThrottle
 
@@ -52,7 +54,7 @@ TOKEN_EXAMPLE = OpenApiExample(
 )
 
 
-class RegisterView(PublicAuthView):
+class RegisterView(IdempotentMixin, PublicAuthView):
     @extend_schema(
         tags=[TAG],
         summary="Create an account (verification email follows)",
@@ -84,7 +86,7 @@ class RegisterView(PublicAuthView):
         return Response({"status": "verification_sent"}, status=status.HTTP_202_ACCEPTED)
 
 
-class VerifyEmailView(PublicAuthView):
+class VerifyEmailView(IdempotentMixin, PublicAuthView):
     @extend_schema(
         tags=[TAG],
         summary="Confirm an email address with the emailed token",
@@ -103,6 +105,8 @@ class VerifyEmailView(PublicAuthView):
 
 
 class TokenView(PublicAuthView):
+    idempotency_exempt = CREDENTIALS_NOT_STORED
+
     @extend_schema(
         tags=[TAG],
         summary="Log in (OAuth2 password grant)",
@@ -160,6 +164,8 @@ def _presented_refresh_token(request: Request) -> tuple[str, bool]:
 
 
 class TokenRefreshView(PublicAuthView):
+    idempotency_exempt = CREDENTIALS_NOT_STORED
+
     @extend_schema(
         tags=[TAG],
         summary="Trade a refresh token for a new pair",
@@ -183,7 +189,7 @@ class TokenRefreshView(PublicAuthView):
         return token_response(request, pair, cookie_mode=from_cookie)
 
 
-class LogoutView(PublicAuthView):
+class LogoutView(IdempotentMixin, PublicAuthView):
     @extend_schema(
         tags=[TAG],
         summary="End the login a refresh token belongs to",
@@ -203,7 +209,7 @@ class LogoutView(PublicAuthView):
         return forget_refresh_cookie(response) if from_cookie else response
 
 
-class LogoutAllView(APIView):
+class LogoutAllView(IdempotentMixin, APIView):
     throttle_classes = [AuthRateThrottle, RoleRateThrottle]
 
     @extend_schema(
@@ -218,7 +224,7 @@ class LogoutAllView(APIView):
         return forget_refresh_cookie(Response(status=status.HTTP_204_NO_CONTENT))
 
 
-class PasswordResetView(PublicAuthView):
+class PasswordResetView(IdempotentMixin, PublicAuthView):
     @extend_schema(
         tags=[TAG],
         summary="Email a password reset link",
@@ -242,7 +248,7 @@ class PasswordResetView(PublicAuthView):
         return Response({"status": "reset_requested"}, status=status.HTTP_202_ACCEPTED)
 
 
-class PasswordResetConfirmView(PublicAuthView):
+class PasswordResetConfirmView(IdempotentMixin, PublicAuthView):
     @extend_schema(
         tags=[TAG],
         summary="Set a new password with the emailed token",
@@ -265,6 +271,7 @@ class PasswordResetConfirmView(PublicAuthView):
 
 
 class PasswordChangeView(APIView):
+    idempotency_exempt = CREDENTIALS_NOT_STORED
     throttle_classes = [AuthRateThrottle, RoleRateThrottle]
 
     @extend_schema(
@@ -301,6 +308,8 @@ class PasswordChangeView(APIView):
 
 
 class WsTicketView(APIView):
+    idempotency_exempt = CREDENTIALS_NOT_STORED
+
     @extend_schema(
         tags=[TAG],
         summary="Get a one-time WebSocket ticket",

@@ -17,6 +17,11 @@ from accounts.tokens import TokenPair
 from config.client_ip import client_ip
 from config.throttles import AuthRateThrottle, RoleRateThrottle
 
+# Why the endpoints that answer with tokens or tickets ignore `Idempotency-Key`.
+CREDENTIALS_NOT_STORED = (
+    "the answer holds credentials, which are never stored, so a retry runs anew."
+)
+
 
 class PublicAuthView(APIView):
     """An auth endpoint anyone may call: no credentials read, the strict `auth` rate limit."""
