@@ -5,18 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import ApiKey, LoginFailureCounter, LoginSession, User
 from accounts.services import (
+    ADMIN_FORM_FIELDS,
     api_key_revoke,
     login_lock_clear,
     login_locks_clear,
     login_session_revoke,
     login_sessions_revoke,
+    user_admin_form_recorded,
+    user_admin_password_set_recorded,
+    user_audit_snapshot,
     user_update_by_admin,
 )
 
@@ -44,23 +50,46 @@ class UserAdmin(DjangoUserAdmin):
     actions = ["unlock", "end_logins"]
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        """Role and activation changes go through the service (it ends logins, logs)."""
+        """Role and activation changes go through the service (it ends logins, logs); the
+        rest of the form is saved here and recorded as `user.updated` (or `user.created`).
+
+        The admin runs this in one transaction with the audit records.
+        """
         if not change:
             super().save_model(request, obj, form, change)
+            after = user_audit_snapshot(obj, ADMIN_FORM_FIELDS)
+            user_admin_form_recorded(actor=request.user, user=obj, before=None, after=after)
             return
         stored = User.objects.get(pk=obj.pk)
+        before = user_audit_snapshot(stored, ADMIN_FORM_FIELDS)
         role, is_active = obj.role, obj.is_active
         obj.role, obj.is_active = stored.role, stored.is_active
         super().save_model(request, obj, form, change)
+        after = user_audit_snapshot(obj, ADMIN_FORM_FIELDS)
         try:
             user_update_by_admin(actor=request.user, user=obj, role=role, is_active=is_active)
         except ValidationError as exc:
             self.message_user(request, str(exc.detail), messages.ERROR)
+        user_admin_form_recorded(actor=request.user, user=obj, before=before, after=after)
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        """Django's password form, plus a `user.password_changed` record when it saved one."""
+        with transaction.atomic():
+            user = self.get_object(request, unquote(id))
+            before = user.password if user is not None else None
+            response = super().user_change_password(request, id, form_url)
+            if user is not None:
+                user.refresh_from_db(fields=["password"])
+                if user.password != before:
+                    user_admin_password_set_recorded(actor=request.user, user=user)
+        return response
 
     @admin.action(description="Unlock (clear failed logins)")
     def unlock(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         for user in queryset:
-            login_lock_clear(user=user)
+            login_lock_clear(user=user, actor=request.user)
         self.message_user(request, f"Unlocked {queryset.count()} account(s).", messages.SUCCESS)
 
     @admin.action(description="End all logins (revoke tokens)")
@@ -105,7 +134,7 @@ class ApiKeyAdmin(ReadOnlyAdmin):
     @admin.action(description="Revoke selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for key in queryset:
-            api_key_revoke(key=key)
+            api_key_revoke(key=key, actor=request.user)
 
 
 @admin.register(LoginFailureCounter)
@@ -120,5 +149,7 @@ class LoginFailureCounterAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Unlock (clear these counters)")
     def unlock(self, request: HttpRequest, queryset: QuerySet[LoginFailureCounter]) -> None:
-        cleared = login_locks_clear(counter_ids=list(queryset.values_list("pk", flat=True)))
+        cleared = login_locks_clear(
+            counter_ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+        )
         self.message_user(request, f"Cleared {cleared} counter(s).", messages.SUCCESS)

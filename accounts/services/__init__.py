@@ -22,6 +22,10 @@ from accounts.services.sessions import (
 )
 from accounts.services.tickets import ws_ticket_issue, ws_ticket_redeem
 from accounts.services.users import (
+    ADMIN_FORM_FIELDS,
+    user_admin_form_recorded,
+    user_admin_password_set_recorded,
+    user_audit_snapshot,
     user_ensure,
     user_ensure_superuser,
     user_profile_update,
@@ -29,6 +33,7 @@ from accounts.services.users import (
 )
 
 __all__ = [
+    "ADMIN_FORM_FIELDS",
     "account_email_send",
     "api_key_authenticate",
     "api_key_create",
@@ -48,6 +53,9 @@ __all__ = [
     "password_reset_email_send",
     "password_reset_request",
     "password_validate",
+    "user_admin_form_recorded",
+    "user_admin_password_set_recorded",
+    "user_audit_snapshot",
     "user_ensure",
     "user_ensure_superuser",
     "user_profile_update",

@@ -13,23 +13,48 @@ from django.utils import timezone
 from accounts.models import ApiKey, User
 from accounts.services.events import auth_event_log
 from accounts.tokens import secret_hash, secret_make
+from audits.services import audit_changes, audit_record_write
 
 KEY_PREFIX = "agora"
 
 
 def api_key_create(*, user: User, name: str) -> tuple[ApiKey, str]:
-    """A new key for `user`; the second value is the secret, which is never stored."""
+    """A new key for `user`; the second value is the secret, which is never stored.
+
+    The owner is the actor of its audit record: keys are made by their owner, or for them
+    by an operator at the shell (`manage.py create_api_key`).
+    """
     prefix = secrets.token_hex(6)
     raw = f"{KEY_PREFIX}_{prefix}_{secret_make(32)}"
     with transaction.atomic():
         key = ApiKey.objects.create(user=user, name=name, prefix=prefix, key_hash=secret_hash(raw))
+        audit_record_write(
+            action="api_key.created",
+            target_type="api_key",
+            target_id=key.pk,
+            actor=user,
+            changes=audit_changes({}, {"name": name, "prefix": prefix, "user": user.pk}),
+        )
     auth_event_log("auth.api_key_created", user=str(user.pk), key=str(key.pk))
     return key, raw
 
 
-def api_key_revoke(*, key: ApiKey) -> None:
-    if key.revoked_at is None:
-        ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+def api_key_revoke(*, key: ApiKey, actor: User | None = None) -> None:
+    """Revoke `key`; `actor` is whoever did it (an admin), by default the key's owner."""
+    if key.revoked_at is not None:
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        revoked = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now)
+        if revoked:
+            audit_record_write(
+                action="api_key.revoked",
+                target_type="api_key",
+                target_id=key.pk,
+                actor=actor if actor is not None else key.user,
+                changes=audit_changes({"revoked_at": None}, {"revoked_at": now}),
+            )
+    if revoked:
         auth_event_log("auth.api_key_revoked", user=str(key.user_id), key=str(key.pk))
 
 

@@ -1,7 +1,7 @@
 """The auth event log: one structured line per security-relevant event, with the request id.
 
-Audit records for the same events join with the audits issue; callers already pass what an
-audit record needs (actor, subject, ip).
+The services also write an audit record (audits.services) for each event that changes
+something; this line is for log search and alerting, the record is the tamper-evident trail.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from accounts.services.events import auth_event_log
 from accounts.services.notifications import account_email_queue
 from accounts.services.sessions import login_session_start, login_sessions_revoke
 from accounts.tokens import TokenPair, password_reset_token_user
+from audits.services import audit_record_write
 from config.queue import enqueue_on_commit
 
 PASSWORD_RESET_EMAIL_TASK = "tasks.password_reset_email"  # noqa: S105 (a task name)
@@ -37,8 +38,13 @@ def password_change(
     user.save(update_fields=["password"])
     login_sessions_revoke(user_id=user.pk, reason="password_change")
     account_email_queue(kind="password_changed", user=user)
+    pair = login_session_start(user=user, ip=ip, user_agent=user_agent)
+    # No changes: the record says that the password changed, never what it was or became.
+    audit_record_write(
+        action="user.password_changed", target_type="user", target_id=user.pk, actor=user
+    )
     auth_event_log("auth.password_changed", user=str(user.pk), ip=ip)
-    return login_session_start(user=user, ip=ip, user_agent=user_agent)
+    return pair
 
 
 def password_reset_request(*, email: str, ip: str | None) -> None:
@@ -69,5 +75,9 @@ def password_reset_confirm(*, token: str, new_password: str, ip: str | None) -> 
     user.save(update_fields=["password"])
     login_sessions_revoke(user_id=user.pk, reason="password_reset")
     account_email_queue(kind="password_changed", user=user)
+    # The holder of the emailed token acted as the user.
+    audit_record_write(
+        action="user.password_reset", target_type="user", target_id=user.pk, actor=user
+    )
     auth_event_log("auth.password_reset", user=str(user.pk), ip=ip)
     return user

@@ -12,7 +12,9 @@ from accounts.selectors import user_by_email, user_by_username
 from accounts.services.events import auth_event_log
 from accounts.services.notifications import account_email_queue
 from accounts.services.passwords import password_validate
+from accounts.services.users import user_audit_snapshot
 from accounts.tokens import email_verification_token_read
+from audits.services import audit_changes, audit_record_write
 
 
 class UsernameTaken(Conflict):
@@ -38,6 +40,13 @@ def user_register(
             with transaction.atomic():
                 candidate.save(force_insert=True)
                 account_email_queue(kind="verification", user=candidate)
+                audit_record_write(
+                    action="user.registered",
+                    target_type="user",
+                    target_id=candidate.pk,
+                    actor=candidate,
+                    changes=audit_changes({}, user_audit_snapshot(candidate)),
+                )
         except IntegrityError:
             # A parallel sign-up took the username or the email between our checks and here.
             if user_by_username(username) is not None:
@@ -50,6 +59,13 @@ def user_register(
             return
     with transaction.atomic():
         account_email_queue(kind="registration_notice", user=owner)
+        # Also keeps this path as slow as the other one, which writes its own record.
+        audit_record_write(
+            action="user.duplicate_registration",
+            target_type="user",
+            target_id=owner.pk,
+            changes={"username": [None, username]},
+        )
     auth_event_log("auth.register_known_email", user=str(owner.pk), ip=ip)
 
 
@@ -64,11 +80,19 @@ def email_verify(*, token: str, ip: str | None = None) -> User:
         user is None or user.email_verified or user.email.casefold() != payload.get("e")  # type: ignore[union-attr]
     ):
         raise ValidationError({"token": ["This verification token is invalid, used or expired."]})
+    before = user_audit_snapshot(user)
     user.email_verified = True
     fields = ["email_verified"]
     if user.role == Role.GUEST:
         user.role = Role.USER
         fields.append("role")
     user.save(update_fields=fields)
+    audit_record_write(
+        action="user.email_verified",
+        target_type="user",
+        target_id=user.pk,
+        actor=user,
+        changes=audit_changes(before, user_audit_snapshot(user)),
+    )
     auth_event_log("auth.email_verified", user=str(user.pk), ip=ip)
     return user

@@ -16,8 +16,14 @@ from accounts.exceptions import InvalidCredentials, TokenInvalid
 from accounts.models import LoginSession, User, WebSocketTicket
 from accounts.selectors import user_for_login
 from accounts.services.events import auth_event_log
-from accounts.services.lockout import login_attempt_begin, login_attempt_succeeded, login_keys
+from accounts.services.lockout import (
+    login_attempt_begin,
+    login_attempt_succeeded,
+    login_keys,
+    login_target_id,
+)
 from accounts.tokens import TokenPair, refresh_token_read, token_pair_make
+from audits.services import audit_record_write
 from realtime.broadcast import connections_close
 
 
@@ -43,9 +49,19 @@ def login(
         auth_event_log(
             "auth.login_failed", user=str(user.pk) if user else None, ip=ip, known=user is not None
         )
+        # Its own transaction, committed before the 401 (like the failure count).
+        audit_record_write(
+            action="user.login_failed",
+            target_type="user",
+            target_id=login_target_id(identifier=identifier, user=user),
+        )
         raise InvalidCredentials()
-    login_attempt_succeeded(keys)
-    pair = login_session_start(user=user, ip=ip, user_agent=user_agent, cookie_mode=cookie_mode)
+    with transaction.atomic():
+        login_attempt_succeeded(keys)
+        pair = login_session_start(user=user, ip=ip, user_agent=user_agent, cookie_mode=cookie_mode)
+        audit_record_write(
+            action="user.login_succeeded", target_type="user", target_id=user.pk, actor=user
+        )
     auth_event_log("auth.login_succeeded", user=str(user.pk), ip=ip, cookie=cookie_mode)
     return user, pair
 
@@ -146,12 +162,22 @@ def login_sessions_purge(*, older_than: timedelta = timedelta(days=7)) -> int:
 
 def _refresh_refused(session_id: uuid.UUID, jti: uuid.UUID, *, ip: str | None) -> None:
     """Raise 401; if the token was genuine but no longer current, that is reuse: revoke."""
-    session = LoginSession.objects.filter(pk=session_id).first()
+    session = LoginSession.objects.select_related("user").filter(pk=session_id).first()
     reused = session is not None and (session.current_jti != jti or session.revoked_at is not None)
     if reused:
-        LoginSession.objects.filter(pk=session_id, revoked_at__isnull=True).update(
-            revoked_at=timezone.now(), revoke_reason="token_reuse"
-        )
+        # Committed before the 401, which would not undo it anyway: no request transaction.
+        with transaction.atomic():
+            was_live = LoginSession.objects.filter(pk=session_id, revoked_at__isnull=True).update(
+                revoked_at=timezone.now(), revoke_reason="token_reuse"
+            )
+            # The actor is the owner of the replayed token: whoever sent it acted as them.
+            audit_record_write(
+                action="token.reuse_detected",
+                target_type="token",
+                target_id=session_id,
+                actor=session.user,
+                changes={"revoked": [False, True]} if was_live else {},
+            )
         auth_event_log(
             "auth.token_reuse", user=str(session.user_id), session=str(session_id), ip=ip
         )

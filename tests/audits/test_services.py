@@ -1,0 +1,357 @@
+"""audit_record_write and friends: what a record holds, transactions, the chain under load."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+from rest_framework.exceptions import ValidationError
+
+from accounts.models import Role, User
+from audits.chain import GENESIS_HASH, chain_verify
+from audits.models import AuditChainHead, AuditRecord
+from audits.services import (
+    AuditEvent,
+    audit_changes,
+    audit_external_event_write,
+    audit_record_redact,
+    audit_record_update,
+    audit_record_write,
+    audit_records_write,
+)
+from tests.audits.helpers import record
+from tests.factories import AdminFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_record_takes_request_id_and_origin_from_the_work_in_progress() -> None:
+    actor = UserFactory()
+
+    written = record(
+        "invoice.paid",
+        actor=actor,
+        changes={"status": ["due", "paid"]},
+        request_id="req-42",
+        ip="203.0.113.9",
+        user_agent="Agora-Test/1.0 (Müller)",
+    )
+
+    stored = AuditRecord.objects.get(pk=written.pk)
+    assert (stored.actor_id, stored.action, stored.target_type, stored.target_id) == (
+        actor.pk,
+        "invoice.paid",
+        "invoice",
+        "INV-1",
+    )
+    assert stored.changes == {"status": ["due", "paid"]}
+    assert (stored.request_id, stored.ip, stored.user_agent) == (
+        "req-42",
+        "203.0.113.9",
+        "Agora-Test/1.0 (Müller)",
+    )
+    assert (stored.status, stored.note, stored.redacted) == ("open", "", False)
+
+
+def test_outside_any_request_the_origin_fields_are_empty() -> None:
+    written = audit_record_write(action="invoice.paid", target_type="invoice", target_id="1")
+
+    assert (written.request_id, written.ip, written.user_agent, written.actor_id) == (
+        "",
+        None,
+        "",
+        None,
+    )
+
+
+def test_uuid_targets_are_stored_as_strings() -> None:
+    target = uuid.uuid4()
+
+    written = audit_record_write(action="post.created", target_type="post", target_id=target)
+
+    assert AuditRecord.objects.get(pk=written.pk).target_id == str(target)
+
+
+def test_records_link_in_sequence_from_the_genesis_hash() -> None:
+    first, second, third = (record(target_id=str(n)) for n in range(3))
+
+    assert [first.sequence, second.sequence, third.sequence] == [1, 2, 3]
+    assert first.prev_hash == GENESIS_HASH
+    assert (second.prev_hash, third.prev_hash) == (first.hash, second.hash)
+    assert AuditChainHead.objects.get().sequence == 3
+
+
+def test_the_id_is_a_uuid7() -> None:
+    assert record().id.version == 7
+
+
+def test_a_bad_client_address_is_left_out_and_control_characters_dropped() -> None:
+    written = record(ip="not-an-address", user_agent="evil\x00agent\x07")
+
+    assert (written.ip, written.user_agent) == (None, "evilagent")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"action": "user.registered", "target_type": "post"}, ValueError),
+        ({"action": "post", "target_type": "post"}, ValueError),
+        ({"action": "post.", "target_type": "post"}, ValueError),
+        ({"action": "post.created", "target_type": ""}, ValueError),
+        ({"action": "post.created", "target_type": "post", "changes": {"x": 1}}, ValueError),
+        ({"action": "post.created", "target_type": "post", "changes": {"x": [b"s", 1]}}, TypeError),
+        ({"action": "post.created", "target_type": "post", "target_id": "x" * 321}, ValueError),
+    ],
+)
+def test_contract_violations_are_programming_errors(kwargs: dict, error: type) -> None:
+    with pytest.raises(error):
+        audit_record_write(**{"target_id": "1", **kwargs})
+
+    assert not AuditRecord.objects.exists()
+
+
+def test_audit_changes_keeps_only_differences_in_json_safe_form() -> None:
+    moment = dt.datetime(2026, 11, 22, 10, 0, tzinfo=dt.UTC)
+    ident = uuid.UUID("019a8f3e-7c1d-7b2a-9f00-4c3e2d1b0a99")
+
+    changes = audit_changes(
+        {"title": "Grüße", "published_at": None, "tags": ["a"], "owner": ident, "n": 1},
+        {"title": "Grüße 🌍", "published_at": moment, "tags": ("a",), "owner": ident, "n": 1.0},
+    )
+
+    assert changes == {
+        "title": ["Grüße", "Grüße 🌍"],
+        "published_at": [None, "2026-11-22T10:00:00Z"],
+    }
+
+
+def test_audit_changes_treats_missing_fields_as_none() -> None:
+    assert audit_changes({}, {"body": "", "deleted": None}) == {"body": [None, ""]}
+
+
+def test_audit_changes_makes_values_json_safe() -> None:
+    user = UserFactory()
+
+    changes = audit_changes(
+        {},
+        {
+            "role": Role.ADMIN,
+            "price": Decimal("12.50"),
+            "tags": {"b", "a"},
+            "author": user,
+            "day": dt.date(2026, 11, 22),
+        },
+    )
+
+    assert changes == {
+        "role": [None, "admin"],
+        "price": [None, "12.50"],
+        "tags": [None, ["a", "b"]],
+        "author": [None, str(user.pk)],
+        "day": [None, "2026-11-22"],
+    }
+
+
+@transaction.atomic
+def _write_audit_and_fail() -> None:
+    user = UserFactory()
+    audit_record_write(action="user.created", target_type="user", target_id=user.pk, actor=user)
+    raise RuntimeError("the caller fails after auditing")
+
+
+@transaction.atomic
+def _write_and_audit_badly() -> None:
+    UserFactory(username="rolled-back")
+    audit_record_write(action="user.created", target_type="post", target_id="x")
+
+
+def test_the_record_rolls_back_with_the_write_that_caused_it() -> None:
+    with pytest.raises(RuntimeError):
+        _write_audit_and_fail()
+
+    assert not AuditRecord.objects.exists()
+    assert not User.objects.exists()
+
+
+def test_a_failing_record_rolls_back_the_write_it_belongs_to() -> None:
+    with pytest.raises(ValueError, match="target_type"):
+        _write_and_audit_badly()
+
+    assert not User.objects.filter(username="rolled-back").exists()
+
+
+def test_a_rolled_back_record_leaves_the_chain_intact() -> None:
+    record(target_id="kept-1")
+    with pytest.raises(RuntimeError):
+        _write_audit_and_fail()
+    record(target_id="kept-2")
+
+    assert list(AuditRecord.objects.order_by("sequence").values_list("sequence", flat=True)) == [
+        1,
+        2,
+    ]
+    assert chain_verify().intact
+
+
+def test_many_events_are_written_under_one_lock_in_order() -> None:
+    actor = UserFactory()
+    events = [AuditEvent("post.created", "post", str(n), actor, {"n": [None, n]}) for n in range(5)]
+
+    written = audit_records_write(events=events)
+
+    assert [r.sequence for r in written] == [1, 2, 3, 4, 5]
+    assert [r.target_id for r in AuditRecord.objects.order_by("sequence")] == list("01234")
+    assert chain_verify().intact
+
+
+def test_the_chain_head_is_rebuilt_from_the_last_record_when_missing() -> None:
+    record()
+    last = record()
+    AuditChainHead.objects.all().delete()
+
+    following = record()
+
+    assert (following.sequence, following.prev_hash) == (last.sequence + 1, last.hash)
+    assert chain_verify().intact
+
+
+def test_status_and_note_edits_are_recorded_as_audit_updated() -> None:
+    admin = AdminFactory()
+    target = record()
+
+    audit_record_update(record=target, actor=admin, status="acknowledged", note="Seen - Zoë")
+
+    target.refresh_from_db()
+    update = AuditRecord.objects.get(action="audit.updated")
+    assert (target.status, target.note) == ("acknowledged", "Seen - Zoë")
+    assert (update.actor_id, update.target_type, update.target_id) == (
+        admin.pk,
+        "audit",
+        str(target.pk),
+    )
+    assert update.changes == {"status": ["open", "acknowledged"], "note": ["", "Seen - Zoë"]}
+
+
+def test_an_edit_that_changes_nothing_writes_nothing() -> None:
+    target = record()
+
+    audit_record_update(record=target, actor=None, status="open", note="")
+
+    assert AuditRecord.objects.count() == 1
+
+
+def test_redaction_clears_content_keeps_the_row_and_records_who() -> None:
+    admin = AdminFactory()
+    target = record(changes={"email": [None, "anna@example.org"]}, ip="10.1.2.3", user_agent="UA")
+    audit_record_update(record=target, actor=admin, note="private")
+
+    audit_record_redact(record=target, actor=admin)
+
+    target.refresh_from_db()
+    assert (target.changes, target.ip, target.user_agent, target.note, target.redacted) == (
+        {},
+        None,
+        "",
+        "",
+        True,
+    )
+    redaction = AuditRecord.objects.get(action="audit.redacted")
+    assert (redaction.actor_id, redaction.target_id) == (admin.pk, str(target.pk))
+    assert chain_verify().intact
+
+
+def test_redacting_twice_writes_one_redaction_record() -> None:
+    target = record()
+
+    audit_record_redact(record=target, actor=None)
+    audit_record_redact(record=target, actor=None)
+
+    assert AuditRecord.objects.filter(action="audit.redacted").count() == 1
+
+
+def test_a_redacted_record_takes_no_note_but_its_status_still_moves() -> None:
+    target = record()
+    audit_record_redact(record=target, actor=None)
+
+    with pytest.raises(ValidationError):
+        audit_record_update(record=target, actor=None, note="again")
+    audit_record_update(record=target, actor=None, status="resolved")
+
+    target.refresh_from_db()
+    assert (target.status, target.note) == ("resolved", "")
+
+
+def test_external_events_may_not_use_the_applications_own_actions() -> None:
+    caller = UserFactory()
+
+    with pytest.raises(ValidationError):
+        audit_external_event_write(
+            actor=caller, action="user.login_succeeded", target_type="user", target_id="x"
+        )
+
+    assert not AuditRecord.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_appends_never_fork_the_chain() -> None:
+    writers, per_writer = 12, 5
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def append(n: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            for i in range(per_writer):
+                with transaction.atomic():
+                    record(target_id=f"{n}-{i}")
+                    # Hold the transaction open a little, as a real service would.
+                    time.sleep(0.002)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    total = writers * per_writer
+    assert errors == []
+    assert sorted(AuditRecord.objects.values_list("sequence", flat=True)) == list(
+        range(1, total + 1)
+    )
+    assert AuditRecord.objects.values("prev_hash").distinct().count() == total
+    assert chain_verify().intact
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_first_appends_create_one_head() -> None:
+    writers = 8
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def append(n: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            record(target_id=str(n))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert AuditChainHead.objects.get().sequence == writers
+    assert chain_verify().intact
