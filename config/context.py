@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 from uuid_utils.compat import uuid7
 

@@ -12,6 +12,8 @@ from config import views
 
 api_v1_patterns = [
     path("", include("accounts.urls")),
+    path("", include("audits.urls")),
+    path("", include("content.urls")),
     path("", include("tasks.urls")),
 ]
 

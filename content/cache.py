@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
+
+from django.conf import settings
 
 from config.cache import cache_get, cache_set, cache_version, cache_version_bump
 
@@ -17,7 +20,8 @@ TTL_SECONDS = 15 * 60
 # Per-post counters outlive the entries keyed on them (see cache_version_bump).
 POST_VERSION_TTL_SECONDS = 24 * 60 * 60
 FEED_VERSION_KEY = "content:feed:version"
-FEED_PAGE_KEY = "content:feed:first-page:v{version}"
+# Per host: the page's `next` link is an absolute URL.
+FEED_PAGE_KEY = "content:feed:first-page:{host}:v{version}"
 FEED_COUNT_KEY = "content:feed:count:{scope}:v{version}"
 
 
@@ -45,9 +49,13 @@ def post_detail_cached(post_id: UUID, compute: Callable[[], Any]) -> tuple[Any, 
     return cached(_post_key(post_id), compute)
 
 
-def feed_first_page_cached(compute: Callable[[], Any]) -> tuple[Any, bool]:
-    """The anonymous feed's first page (default filters, ordering and limit)."""
-    return cached(FEED_PAGE_KEY.format(version=cache_version(FEED_VERSION_KEY)), compute)
+def _feed_page_key(host: str) -> str:
+    return FEED_PAGE_KEY.format(host=host, version=cache_version(FEED_VERSION_KEY))
+
+
+def feed_first_page_cached(host: str, compute: Callable[[], Any]) -> tuple[Any, bool]:
+    """The anonymous feed's first page (default filters, ordering and limit) on `host`."""
+    return cached(_feed_page_key(host), compute)
 
 
 def feed_count_cached(scope: str, compute: Callable[[], int]) -> int:
@@ -65,10 +73,15 @@ def post_invalidate(post_id: UUID) -> None:
 def post_comments_changed(post_id: UUID) -> None:
     """After a comment write: the post's `comment_count` shows in its detail and the feed page.
 
-    The feed moves on only when its cached first page shows the post, so a stream of comments
-    on older posts leaves the feed cached.
+    The feed moves on only when its cached first page on the site's host shows the post, so a
+    stream of comments on older posts leaves the feed cached.
     """
     cache_version_bump(_post_version_key(post_id), timeout=POST_VERSION_TTL_SECONDS)
-    page = cache_get(FEED_PAGE_KEY.format(version=cache_version(FEED_VERSION_KEY)))
-    if page is not None and str(post_id) in {item["id"] for item in page["results"]}:
+    page = cache_get(_feed_page_key(site_host()))
+    if page is None or str(post_id) in {item["id"] for item in page["results"]}:
         cache_version_bump(FEED_VERSION_KEY)
+
+
+def site_host() -> str:
+    """The host of `SITE_URL`, where the feed is normally read."""
+    return urlsplit(settings.SITE_URL).netloc

@@ -42,7 +42,9 @@ class Tag(models.Model):
     """A lower-case label; created on first use."""
 
     name = models.CharField(
-        max_length=TAG_MAX_LENGTH, primary_key=True, validators=[LINE_VALIDATOR, MinLengthValidator(1)]
+        max_length=TAG_MAX_LENGTH,
+        primary_key=True,
+        validators=[LINE_VALIDATOR, MinLengthValidator(1)],
     )
 
     class Meta:
@@ -79,6 +81,8 @@ class Post(models.Model):
         related_name="+",
     )
     # Filled by a PostgreSQL trigger (migration 0002) from title and body; NULL on SQLite.
+    # The `published_at DESC NULLS LAST` index lives in migration 0003: SQLite cannot declare
+    # NULLS LAST in an index, where its DESC puts NULLs last anyway.
     search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
@@ -109,12 +113,11 @@ class Post(models.Model):
                 fields=["author", "-created_at"], condition=LIVE, name="content_post_live_author"
             ),
             models.Index(
-                fields=["-published_at", "-id"], condition=LIVE, name="content_post_live_published"
-            ),
-            models.Index(
                 fields=["-comment_count", "-id"], condition=LIVE, name="content_post_live_comments"
             ),
-            models.Index(fields=["-updated_at", "-id"], condition=LIVE, name="content_post_live_upd"),
+            models.Index(
+                fields=["-updated_at", "-id"], condition=LIVE, name="content_post_live_upd"
+            ),
             models.Index(fields=["title", "id"], condition=LIVE, name="content_post_live_title"),
         ]
 

@@ -199,6 +199,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("HEARTBEAT_SECONDS", 60.0),
     },
     "login-sessions-purge": {"task": "tasks.login_sessions_purge", "schedule": 24 * 3600.0},
+    "idempotency-keys-purge": {"task": "tasks.idempotency_keys_purge", "schedule": 24 * 3600.0},
 }
 # The in-process worker and beat (threads of the ASGI process) stand in for the separate
 # processes when there is no broker to share: the memory transport only exists in-process.
@@ -252,8 +253,9 @@ REST_FRAMEWORK = {
         "config.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "config.pagination.OffsetPagination",
+    "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
+    # Offset pages, or cursor pages with ?cursor= (config/pagination.py).
+    "DEFAULT_PAGINATION_CLASS": "config.pagination.ApiPagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "config.errors.exception_handler",
     # Rates in RATE_LIMITS below; auth views add config.throttles.AuthRateThrottle.
@@ -263,6 +265,11 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+# `Idempotency-Key` on POST (config/idempotency.py): how long an answer is replayed, and after
+# how long a claim whose request never finished (a killed worker) may be taken over.
+IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+IDEMPOTENCY_CLAIM_TIMEOUT = timedelta(minutes=5)
 
 SIMPLE_JWT = {
     "ALGORITHM": env.str("JWT_ALGORITHM", default="HS256"),
@@ -303,10 +310,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "ENUM_NAME_OVERRIDES": {
+        "PostStatusEnum": "content.models.PostStatus",
+        "AuditStatusEnum": "audits.models.AuditStatus",
+        "HealthStatusEnum": ["ok", "fail"],
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "config.openapi.document_paths_without_trailing_slash",
         "config.openapi.document_rate_limits",
+        "config.openapi.document_idempotency",
     ],
 }
 
@@ -316,6 +329,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=2 * 1024
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_EXPOSE_HEADERS = [
     "X-Request-ID",
+    "Idempotent-Replayed",
     "RateLimit-Limit",
     "RateLimit-Remaining",
     "RateLimit-Reset",

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import Role, User
-from config.management.commands.seed_demo import DEMO_USERS
+from config.management.commands.seed_demo import DEMO_POSTS, DEMO_USERS
 
 pytestmark = pytest.mark.django_db
 
@@ -42,6 +42,21 @@ def test_seed_demo_is_idempotent() -> None:
         User.objects.order_by("username").values_list("id", "username", "role", "password")
     )
     assert after == before
+
+
+def test_seed_demo_creates_posts_and_comments_once_through_the_services() -> None:
+    from audits.models import AuditRecord
+    from content.models import Comment, Post
+
+    first = _run("seed_demo")
+    second = _run("seed_demo")
+
+    assert f"{len(DEMO_POSTS)} posts created" in first
+    assert "0 posts created" in second
+    assert Post.objects.count() == len(DEMO_POSTS)
+    assert Comment.objects.count() == sum(len(p[5]) for p in DEMO_POSTS)
+    assert AuditRecord.objects.filter(action="post.created").count() == len(DEMO_POSTS)
+    assert AuditRecord.objects.filter(action="comment.created").count() == Comment.objects.count()
 
 
 def test_demo_users_can_log_in_with_the_demo_password(settings) -> None:

@@ -1,0 +1,136 @@
+"""Query-parameter filters of the post and comment lists. A malformed value is a 400."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import django_filters
+from django import forms
+from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models.functions import Lower
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from content.models import LIVE, Comment, Post, PostStatus
+from content.selectors import post_search
+
+SEARCH_MAX_LENGTH = 200
+
+
+class DateOrDateTimeField(forms.Field):
+    """`2026-11-22` or `2026-11-22T10:00:00Z`; a date is the start of that day (UTC)."""
+
+    default_error_messages = {"invalid": "Enter a date (YYYY-MM-DD) or an ISO 8601 date-time."}
+
+    def to_python(self, value: Any) -> tuple[dt.datetime, bool] | None:
+        if value in (None, ""):
+            return None
+        text = str(value).strip()
+        try:
+            if len(text) == 10:
+                day = dt.date.fromisoformat(text)
+                return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC), True
+            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if timezone.is_naive(moment):
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment, False
+
+
+class DateOrDateTimeFilter(django_filters.Filter):
+    """`*_after` is inclusive; `*_before` with a date includes that whole day."""
+
+    field_class = DateOrDateTimeField
+
+    def __init__(self, *args: Any, before: bool, **kwargs: Any) -> None:
+        self.before = before
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet, value: tuple[dt.datetime, bool] | None) -> QuerySet:
+        if value is None:
+            return qs
+        moment, is_date = value
+        if self.before:
+            if is_date:
+                return qs.filter(**{f"{self.field_name}__lt": moment + dt.timedelta(days=1)})
+            return qs.filter(**{f"{self.field_name}__lte": moment})
+        return qs.filter(**{f"{self.field_name}__gte": moment})
+
+
+class TextFilter(django_filters.CharFilter):
+    """Free text without control characters (PostgreSQL refuses NUL: a 400, not a 500)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from content.models import LINE_VALIDATOR
+
+        kwargs.setdefault("max_length", SEARCH_MAX_LENGTH)
+        kwargs.setdefault("validators", [LINE_VALIDATOR])
+        super().__init__(*args, **kwargs)
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number (`1.5` and `1e3` are refused), bounded like a database integer."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max_value", 2**31 - 1)
+        super().__init__(*args, **kwargs)
+
+
+class PostFilterSet(django_filters.FilterSet):
+    author = django_filters.UUIDFilter(field_name="author_id")
+    author_username = TextFilter(method="filter_author_username", max_length=150)
+    status = django_filters.ChoiceFilter(choices=PostStatus.choices)
+    tag = TextFilter(method="filter_tag", max_length=50)
+    created_after = DateOrDateTimeFilter(field_name="created_at", before=False)
+    created_before = DateOrDateTimeFilter(field_name="created_at", before=True)
+    published_after = DateOrDateTimeFilter(field_name="published_at", before=False)
+    published_before = DateOrDateTimeFilter(field_name="published_at", before=True)
+    search = TextFilter(method="filter_search")
+    commented_by = django_filters.UUIDFilter(method="filter_commented_by")
+    min_comments = IntegerFilter(field_name="comment_count", lookup_expr="gte", min_value=0)
+
+    class Meta:
+        model = Post
+        fields: list[str] = []
+
+    def filter_author_username(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return qs.alias(author_username_lower=Lower("author__username")).filter(
+            author_username_lower=value.lower()
+        )
+
+    def filter_tag(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return qs.filter(tags__name=value.strip().lower())
+
+    def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return post_search(qs, value) if value.strip() else qs
+
+    def filter_commented_by(self, qs: QuerySet, name: str, value: Any) -> QuerySet:
+        comments = Comment.objects.filter(LIVE, post_id=OuterRef("pk"), author_id=value)
+        return qs.filter(Exists(comments))
+
+
+class CommentFilterSet(django_filters.FilterSet):
+    post = django_filters.UUIDFilter(field_name="post_id")
+    author = django_filters.UUIDFilter(field_name="author_id")
+    parent = django_filters.UUIDFilter(field_name="parent_id")
+    top_level = django_filters.BooleanFilter(field_name="parent", lookup_expr="isnull")
+    created_after = DateOrDateTimeFilter(field_name="created_at", before=False)
+    created_before = DateOrDateTimeFilter(field_name="created_at", before=True)
+
+    class Meta:
+        model = Comment
+        fields: list[str] = []
+
+
+def filtered(
+    filterset_class: type[django_filters.FilterSet], request: Any, queryset: QuerySet
+) -> QuerySet:
+    """`queryset` narrowed by the request's query parameters; a malformed value is a 400."""
+    filterset = filterset_class(request.query_params, queryset=queryset, request=request)
+    if not filterset.is_valid():
+        raise ValidationError(filterset.errors)
+    return filterset.qs

@@ -1,0 +1,144 @@
+"""Reads of posts, scoped to what the caller may see: a wrong id is a 404, never data."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib.postgres.search import SearchQuery, SearchRank
+from django.db import connection
+from django.db.models import F, Q, QuerySet
+
+from accounts.models import Role
+from content.cache import feed_count_cached, post_detail_cached
+from content.models import LIVE, PUBLIC_STATUSES, Post, PostStatus
+from content.serializers import post_representation
+
+SEARCH_CONFIG = "english"
+SEARCH_TERMS_MAX = 10
+# What a list or detail reads: the author's public fields, never the whole user row.
+LIST_FIELDS = (
+    "id",
+    "title",
+    "body",
+    "status",
+    "comment_count",
+    "created_at",
+    "updated_at",
+    "published_at",
+    "deleted_at",
+    "author__id",
+    "author__username",
+    "author__display_name",
+)
+
+
+def is_admin(actor: Any) -> bool:
+    return bool(actor is not None and actor.is_authenticated and actor.role == Role.ADMIN)
+
+
+def post_visibility(actor: Any, *, prefix: str = "") -> Q:
+    """Posts `actor` may read: published and archived ones, their own drafts; admins all."""
+    if is_admin(actor):
+        return Q()
+    public = Q(**{f"{prefix}status__in": PUBLIC_STATUSES})
+    if actor is not None and actor.is_authenticated:
+        return public | Q(**{f"{prefix}author_id": actor.pk})
+    return public
+
+
+def post_list(*, actor: Any) -> QuerySet[Post]:
+    """Live posts the actor may read, with author and tags loaded in a constant two queries."""
+    return (
+        Post.objects.filter(LIVE, post_visibility(actor))
+        .select_related("author")
+        .only(*LIST_FIELDS)
+        .prefetch_related("tags")
+    )
+
+
+def post_get(*, actor: Any, post_id: uuid.UUID | str, include_deleted: bool = False) -> Post | None:
+    """A post the actor may read. Deleted posts only with `include_deleted`, and then only for
+    their author and admins, who may restore them."""
+    post_id = parse_uuid(post_id)
+    if post_id is None:
+        return None
+    posts = Post.objects.select_related("author").only(*LIST_FIELDS).prefetch_related("tags")
+    posts = posts.filter(post_visibility(actor))
+    if include_deleted:
+        if not is_admin(actor):
+            owned = Q(author_id=actor.pk) if actor.is_authenticated else Q(pk__in=[])
+            posts = posts.filter(LIVE | owned)
+    else:
+        posts = posts.filter(LIVE)
+    return posts.filter(pk=post_id).first()
+
+
+def post_for_comments(*, actor: Any, post_id: uuid.UUID | str) -> Post | None:
+    """A live post the actor may read, with just what commenting on it needs."""
+    post_id = parse_uuid(post_id)
+    if post_id is None:
+        return None
+    posts = Post.objects.filter(LIVE, post_visibility(actor), pk=post_id)
+    return posts.only("id", "status", "author_id").first()
+
+
+def public_post_get(*, post_id: uuid.UUID | str) -> Post | None:
+    """A published or archived live post: the same for every caller, so it can be cached."""
+    post_id = parse_uuid(post_id)
+    if post_id is None:
+        return None
+    return post_list(actor=None).filter(pk=post_id).first()
+
+
+def public_post_detail(*, post_id: uuid.UUID) -> tuple[dict[str, Any] | None, bool]:
+    """A published or archived post's representation, the same for every caller, through the
+    cache; None when there is no such post. Second item: whether the cache had it."""
+
+    def compute() -> dict[str, Any] | None:
+        post = public_post_get(post_id=post_id)
+        return post_representation(post) if post is not None else None
+
+    return post_detail_cached(post_id, compute)
+
+
+def post_search(posts: QuerySet[Post], text: str) -> QuerySet[Post]:
+    """Full-text search over title and body: ranked (`search_rank`) on PostgreSQL through the
+    GIN-indexed `search_vector`; every word in the title or body elsewhere."""
+    if connection.vendor == "postgresql":
+        query = SearchQuery(text, search_type="websearch", config=SEARCH_CONFIG)
+        return posts.filter(search_vector=query).annotate(
+            search_rank=SearchRank(F("search_vector"), query)
+        )
+    for term in text.split()[:SEARCH_TERMS_MAX]:
+        posts = posts.filter(Q(title__icontains=term) | Q(body__icontains=term))
+    return posts
+
+
+def search_is_ranked() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def post_count_unfiltered(*, actor: Any) -> int:
+    """The count of an unfiltered list without counting the whole table per request.
+
+    The shared parts (public posts; every live post for admins) are cached until the next post
+    write; a member's own drafts are counted on an index.
+    """
+    if is_admin(actor):
+        return feed_count_cached("all", Post.objects.filter(LIVE).count)
+    public = feed_count_cached(
+        "public", Post.objects.filter(LIVE, status__in=PUBLIC_STATUSES).count
+    )
+    if actor is None or not actor.is_authenticated:
+        return public
+    return public + Post.objects.filter(LIVE, author_id=actor.pk, status=PostStatus.DRAFT).count()
+
+
+def parse_uuid(value: uuid.UUID | str) -> uuid.UUID | None:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None

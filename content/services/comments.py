@@ -1,0 +1,124 @@
+"""Writes to comments. The post's `comment_count` moves in the same transaction."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from rest_framework.exceptions import PermissionDenied, ValidationError
+
+from accounts.models import User
+from audits.services import audit_changes, audit_record_write
+from content import cache
+from content.models import Comment, Post, PostStatus
+from content.serializers import comment_representation
+from content.services.common import (
+    after_commit,
+    broadcast_after_commit,
+    require_member,
+    require_owner_or_admin,
+    validate_model,
+)
+
+TARGET = "comment"
+
+
+class PostArchived(PermissionDenied):
+    default_detail = "This post is archived and takes no new comments."
+
+
+@transaction.atomic
+def comment_create(*, actor: User, post: Post, body: str, parent: Comment | None = None) -> Comment:
+    """A comment, or a reply to `parent` (a live comment on the same post)."""
+    require_member(actor)
+    if post.status == PostStatus.ARCHIVED:
+        raise PostArchived()
+    if parent is not None and (parent.post_id != post.pk or parent.deleted_at is not None):
+        raise ValidationError({"parent": ["Not a comment on this post."]})
+    comment = Comment(post=post, parent=parent, author=actor, body=body)
+    validate_model(comment)
+    comment.save()
+    _count_move(post.pk, +1)
+    audit_record_write(
+        action="comment.created",
+        target_type=TARGET,
+        target_id=comment.pk,
+        actor=actor,
+        changes=audit_changes(
+            {}, {"post": str(post.pk), "parent": parent and str(parent.pk), "body": body}
+        ),
+    )
+    _announce(comment, "comment.created")
+    return comment
+
+
+@transaction.atomic
+def comment_update(*, actor: User, comment: Comment, body: str) -> Comment:
+    require_owner_or_admin(actor, comment.author_id)
+    before = comment.body
+    comment.body = body
+    validate_model(comment)
+    comment.save(update_fields=["body", "updated_at"])
+    changes = audit_changes({"body": before}, {"body": body})
+    if changes:
+        audit_record_write(
+            action="comment.updated",
+            target_type=TARGET,
+            target_id=comment.pk,
+            actor=actor,
+            changes=changes,
+        )
+    _announce(comment, "comment.updated")
+    return comment
+
+
+@transaction.atomic
+def comment_delete(*, actor: User, comment: Comment) -> None:
+    """Soft delete; replies stay, and clients show the thread with a gap."""
+    require_owner_or_admin(actor, comment.author_id)
+    updated = Comment.objects.filter(pk=comment.pk, deleted_at__isnull=True).update(
+        deleted_at=timezone.now(), deleted_by=actor
+    )
+    if not updated:
+        return
+    _count_move(comment.post_id, -1)
+    audit_record_write(
+        action="comment.deleted",
+        target_type=TARGET,
+        target_id=comment.pk,
+        actor=actor,
+        changes={"deleted": [False, True]},
+    )
+    post_id, comment_id = comment.post_id, comment.pk
+    broadcast_after_commit(
+        f"post:{post_id}", "comment.deleted", {"id": str(comment_id), "post": str(post_id)}
+    )
+
+
+@transaction.atomic
+def comment_restore(*, actor: User, comment: Comment) -> Comment:
+    require_owner_or_admin(actor, comment.author_id)
+    updated = Comment.objects.filter(pk=comment.pk, deleted_at__isnull=False).update(
+        deleted_at=None, deleted_by=None
+    )
+    comment.refresh_from_db()
+    if updated:
+        _count_move(comment.post_id, +1)
+        audit_record_write(
+            action="comment.restored",
+            target_type=TARGET,
+            target_id=comment.pk,
+            actor=actor,
+            changes={"deleted": [True, False]},
+        )
+        _announce(comment, "comment.created")
+    return comment
+
+
+def _count_move(post_id: object, delta: int) -> None:
+    Post.objects.filter(pk=post_id).update(comment_count=F("comment_count") + delta)
+    after_commit(lambda: cache.post_comments_changed(post_id))
+
+
+def _announce(comment: Comment, event: str) -> None:
+    broadcast_after_commit(f"post:{comment.post_id}", event, comment_representation(comment))

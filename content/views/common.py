@@ -1,0 +1,22 @@
+"""Pieces the content viewsets share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.exceptions import NotFound
+from rest_framework.request import Request
+
+# Query parameters that page or sort a list without narrowing it.
+PAGING_PARAMETERS = frozenset({"limit", "offset", "cursor", "pagination", "ordering"})
+
+
+def is_unfiltered(request: Request) -> bool:
+    return set(request.query_params) <= PAGING_PARAMETERS
+
+
+def found(value: Any) -> Any:
+    """`value`, or a 404 for None (a selector's answer for missing and invisible alike)."""
+    if value is None:
+        raise NotFound()
+    return value

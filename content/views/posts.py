@@ -1,0 +1,336 @@
+"""`/api/v1/posts/…`: CRUD, soft delete and restore, comments of a post, bulk, export, stats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponseBase
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.permissions import IsMember
+from config.idempotency import IdempotentMixin
+from config.openapi import error_responses
+from config.ordering import StrictOrderingFilter
+from content import cache, selectors, services
+from content.exports import export_response
+from content.filters import CommentFilterSet, PostFilterSet, filtered
+from content.models import Post
+from content.selectors.stats import post_stats
+from content.serializers import (
+    CommentCreateInputSerializer,
+    CommentOutputSerializer,
+    ExportQuerySerializer,
+    PostBulkDeleteInputSerializer,
+    PostBulkDeleteOutputSerializer,
+    PostBulkInputSerializer,
+    PostBulkOutputSerializer,
+    PostBulkUpdateItemSerializer,
+    PostInputSerializer,
+    PostOutputSerializer,
+    StatsQuerySerializer,
+    comment_representation,
+    post_representation,
+)
+from content.services.bulk import bulk_size_check
+from content.views.common import found, is_unfiltered
+
+TAG = "posts"
+POST_EXAMPLE = {
+    "title": "Grüße aus Köln — O'Brien's notes",
+    "body": "First post 🚀",
+    "status": "published",
+    "tags": ["travel", "köln"],
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        tags=[TAG],
+        summary="List posts",
+        description=(
+            "Published and archived posts, plus the caller's own drafts (admins: all). "
+            "Offset pagination, or cursor pagination with `?cursor=` or `?pagination=cursor`. "
+            "`search` is full-text over title and body, ranked on PostgreSQL when no "
+            "`ordering` is given."
+        ),
+        responses={200: PostOutputSerializer(many=True), **error_responses(400)},
+    ),
+    retrieve=extend_schema(
+        tags=[TAG],
+        summary="A post",
+        responses={200: PostOutputSerializer, **error_responses(404)},
+    ),
+    create=extend_schema(
+        tags=[TAG],
+        summary="Create a post",
+        request=PostInputSerializer,
+        responses={201: PostOutputSerializer, **error_responses(400, 401, 403, 409, 413, 415)},
+        examples=[OpenApiExample("Post", request_only=True, value=POST_EXAMPLE)],
+    ),
+    update=extend_schema(
+        tags=[TAG],
+        summary="Replace a post's fields (author or admin)",
+        request=PostInputSerializer,
+        responses={200: PostOutputSerializer, **error_responses(400, 401, 403, 404, 413, 415)},
+    ),
+    partial_update=extend_schema(
+        tags=[TAG],
+        summary="Change some of a post's fields (author or admin)",
+        request=PostInputSerializer,
+        responses={200: PostOutputSerializer, **error_responses(400, 401, 403, 404, 413, 415)},
+        examples=[OpenApiExample("Publish", request_only=True, value={"status": "published"})],
+    ),
+    destroy=extend_schema(
+        tags=[TAG],
+        summary="Soft-delete a post (author or admin)",
+        description="The post answers 404 to all but admins afterwards; `restore` undoes it.",
+        responses={204: None, **error_responses(401, 403, 404)},
+    ),
+)
+class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
+    permission_classes = [IsMember]
+    serializer_class = PostOutputSerializer
+    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filterset_class = PostFilterSet
+    ordering_fields = ["created_at", "updated_at", "published_at", "title", "comment_count"]
+    ordering = ["-created_at"]
+    lookup_value_regex = "[^/]+"
+
+    def get_queryset(self) -> Any:
+        return selectors.post_list(actor=self.request.user)
+
+    def filter_queryset(self, queryset: Any) -> Any:
+        queryset = super().filter_queryset(queryset)
+        ranked = self.request.query_params.get("search", "").strip()
+        if ranked and selectors.search_is_ranked() and "ordering" not in self.request.query_params:
+            queryset = queryset.order_by("-search_rank", "-created_at", "-id")
+        return queryset
+
+    def get_list_count(self, queryset: Any) -> int:
+        """The paginator's count: cached for unfiltered lists, counted otherwise."""
+        if self.action == "list" and is_unfiltered(self.request):
+            return selectors.post_count_unfiltered(actor=self.request.user)
+        return queryset.count()
+
+    def list(self, request: Request) -> Response:
+        if not request.user.is_authenticated and not request.query_params:
+            data, hit = cache.feed_first_page_cached(request.get_host(), self._list_page_data)
+            return Response(data, headers={"X-Cache": "hit" if hit else "miss"})
+        return Response(self._list_page_data())
+
+    def _list_page_data(self) -> dict[str, Any]:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response([post_representation(p) for p in page]).data
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        post_id = found(selectors.parse_uuid(pk))
+        data, hit = selectors.public_post_detail(post_id=post_id)
+        if data is not None:
+            return Response(data, headers={"X-Cache": "hit" if hit else "miss"})
+        post = found(
+            selectors.post_get(
+                actor=request.user,
+                post_id=post_id,
+                include_deleted=selectors.is_admin(request.user),
+            )
+        )
+        return Response(post_representation(post))
+
+    def create(self, request: Request) -> Response:
+        serializer = PostInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        post = services.post_create(actor=request.user, **serializer.validated_data)
+        return Response(post_representation(post), status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, pk: str) -> Response:
+        return self._update(request, pk, partial=False)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        return self._update(request, pk, partial=True)
+
+    def _update(self, request: Request, pk: str, *, partial: bool) -> Response:
+        post = self._visible_post(pk)
+        serializer = PostInputSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        post = services.post_update(actor=request.user, post=post, **serializer.validated_data)
+        return Response(post_representation(post))
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        services.post_delete(actor=request.user, post=self._visible_post(pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Restore a soft-deleted post (author or admin)",
+        request=None,
+        responses={200: PostOutputSerializer, **error_responses(401, 403, 404)},
+    )
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, pk: str) -> Response:
+        post = found(selectors.post_get(actor=request.user, post_id=pk, include_deleted=True))
+        post = services.post_restore(actor=request.user, post=post)
+        return Response(post_representation(post))
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Create several posts, all or nothing",
+        description=(
+            "At most 500 items. Any bad item → 400 with "
+            '`details: {"items": {"<index>": {field: [messages]}}}` and nothing written.'
+        ),
+        request=PostBulkInputSerializer,
+        responses={201: PostBulkOutputSerializer, **error_responses(400, 401, 403, 413, 415)},
+        examples=[OpenApiExample("Two posts", request_only=True, value={"items": [POST_EXAMPLE]})],
+        methods=["POST"],
+    )
+    @extend_schema(
+        tags=[TAG],
+        summary="Change several posts, all or nothing",
+        description=(
+            "Items are `{id, …fields}`. A post the caller may not see or change is a bad item "
+            '(`{"id": ["Not found."]}`).'
+        ),
+        request=PostBulkInputSerializer,
+        responses={200: PostBulkOutputSerializer, **error_responses(400, 401, 403, 413, 415)},
+        methods=["PATCH"],
+    )
+    @action(detail=False, methods=["post", "patch"], url_path="bulk")
+    def bulk(self, request: Request) -> Response:
+        creating = request.method == "POST"
+        item_serializer = PostInputSerializer if creating else PostBulkUpdateItemSerializer
+        items = _bulk_items(request.data, item_serializer)
+        if creating:
+            posts = services.posts_bulk_create(actor=request.user, items=items)
+        else:
+            posts = services.posts_bulk_update(actor=request.user, items=items)
+        ids = [post.pk for post in posts]
+        fresh = Post.objects.filter(pk__in=ids).select_related("author").prefetch_related("tags")
+        by_id = {post.pk: post for post in fresh}
+        results = [post_representation(by_id[post_id]) for post_id in ids]
+        code = status.HTTP_201_CREATED if creating else status.HTTP_200_OK
+        return Response({"results": results}, status=code)
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Soft-delete several posts, all or nothing",
+        request=PostBulkDeleteInputSerializer,
+        responses={200: PostBulkDeleteOutputSerializer, **error_responses(400, 401, 403, 415)},
+        examples=[OpenApiExample("Ids", request_only=True, value={"ids": ["0193…"]})],
+    )
+    @action(detail=False, methods=["post"], url_path="bulk-delete")
+    def bulk_delete(self, request: Request) -> Response:
+        serializer = PostBulkDeleteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        deleted = services.posts_bulk_delete(
+            actor=request.user, ids=serializer.validated_data["ids"]
+        )
+        return Response({"deleted": deleted})
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Download the filtered list (CSV, JSON or XLSX)",
+        description=(
+            "Takes every list filter and `ordering`. Streamed; only what the caller may read. "
+            "Cells starting with = + - @, tab or CR are prefixed with `'`."
+        ),
+        parameters=[ExportQuerySerializer],
+        responses={
+            (200, "text/csv"): bytes,
+            (200, "application/json"): bytes,
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): bytes,
+            **error_responses(400),
+        },
+    )
+    @action(detail=False, methods=["get"], url_path="export")
+    def export(self, request: Request) -> HttpResponseBase:
+        query = ExportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        posts = self.filter_queryset(self.get_queryset())
+        return export_response(posts, file_format=query.validated_data["file_format"])
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Statistics over published posts",
+        parameters=[StatsQuerySerializer],
+        responses={200: dict, **error_responses(400, 401)},
+    )
+    @action(detail=False, methods=["get"], permission_classes=[IsAuthenticated], filter_backends=[])
+    def stats(self, request: Request) -> Response:
+        query = StatsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(post_stats(**query.validated_data))
+
+    @extend_schema(
+        tags=[TAG],
+        summary="Comments of a post",
+        parameters=[OpenApiParameter("parent", str, description="Only replies to this comment.")],
+        responses={200: CommentOutputSerializer(many=True), **error_responses(400, 404)},
+        methods=["GET"],
+    )
+    @extend_schema(
+        tags=[TAG],
+        summary="Comment on a post",
+        description="`parent` makes it a reply. Archived posts take no new comments (403).",
+        request=CommentCreateInputSerializer,
+        responses={201: CommentOutputSerializer, **error_responses(400, 401, 403, 404, 413, 415)},
+        examples=[OpenApiExample("Comment", request_only=True, value={"body": "Schön! 👍"})],
+        methods=["POST"],
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def comments(self, request: Request, pk: str) -> Response:
+        """Oldest first, so a thread reads top to bottom; the `comments/` filters apply."""
+        post = found(selectors.post_for_comments(actor=request.user, post_id=pk))
+        if request.method == "POST":
+            return self._comment_create(request, post)
+        comments = selectors.comment_list(actor=request.user).filter(post_id=post.pk)
+        comments = filtered(CommentFilterSet, request, comments).order_by("created_at", "id")
+        page = self.paginate_queryset(comments)
+        return self.get_paginated_response([comment_representation(c) for c in page])
+
+    def _comment_create(self, request: Request, post: Post) -> Response:
+        serializer = CommentCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        parent_id = serializer.validated_data.get("parent")
+        parent = None
+        if parent_id is not None:
+            parent = selectors.comment_get(actor=request.user, comment_id=parent_id)
+            if parent is None:
+                raise ValidationError({"parent": ["Not a comment on this post."]})
+        comment = services.comment_create(
+            actor=request.user, post=post, body=serializer.validated_data["body"], parent=parent
+        )
+        return Response(comment_representation(comment), status=status.HTTP_201_CREATED)
+
+    def _visible_post(self, pk: str) -> Post:
+        return found(selectors.post_get(actor=self.request.user, post_id=pk))
+
+
+def _bulk_items(data: Any, item_serializer: type) -> list[dict[str, Any]]:
+    """Each item validated on its own; every bad one reported by its index."""
+    envelope = PostBulkInputSerializer(data=data)
+    envelope.is_valid(raise_exception=True)
+    items = envelope.validated_data["items"]
+    bulk_size_check(items)
+    validated, errors = [], {}
+    for index, item in enumerate(items):
+        serializer = item_serializer(data=item, partial=item_serializer is not PostInputSerializer)
+        if serializer.is_valid():
+            validated.append(serializer.validated_data)
+        else:
+            errors[str(index)] = serializer.errors
+    if errors:
+        raise ValidationError({"items": errors})
+    return validated
