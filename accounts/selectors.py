@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accounts.cache import public_profile_cached
 from accounts.models import ApiKey, LoginSession, User
+from accounts.serializers import PublicUserOutputSerializer
 from accounts.tokens import AccessClaims, access_token_read
 
 
@@ -62,6 +65,17 @@ def user_list() -> QuerySet[User]:
 
 def user_get(*, user_id: uuid.UUID | str) -> User | None:
     return User.objects.filter(pk=user_id).first()
+
+
+def user_public_profile(*, user_id: uuid.UUID) -> tuple[dict[str, Any] | None, bool]:
+    """The public profile anyone may read (`id, username, display_name, bio, date_joined`),
+    through the cache; None for an unknown user. Second item: whether the cache had it."""
+
+    def compute() -> dict[str, Any] | None:
+        user = user_get(user_id=user_id)
+        return dict(PublicUserOutputSerializer(user).data) if user is not None else None
+
+    return public_profile_cached(user_id, compute)
 
 
 def login_session_list(*, user: User) -> QuerySet[LoginSession]:

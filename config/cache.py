@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import cache
@@ -41,6 +42,18 @@ class SharedPoolRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = SharedPoolRedisCacheClient
+
+
+def cached(key: str, compute: Callable[[], Any], timeout: int) -> tuple[Any, bool]:
+    """Cache-aside: the value of `key`, or `compute()` stored under it (None is not stored).
+    Second item: whether the cache had it."""
+    value = cache_get(key)
+    if value is not None:
+        return value, True
+    value = compute()
+    if value is not None:
+        cache_set(key, value, timeout)
+    return value, False
 
 
 def cache_get(key: str, default: Any = None) -> Any:

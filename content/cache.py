@@ -14,7 +14,7 @@ from uuid import UUID
 
 from django.conf import settings
 
-from config.cache import cache_get, cache_set, cache_version, cache_version_bump
+from config.cache import cache_get, cached, cache_set, cache_version, cache_version_bump
 
 TTL_SECONDS = 15 * 60
 # Per-post counters outlive the entries keyed on them (see cache_version_bump).
@@ -33,20 +33,9 @@ def _post_key(post_id: UUID | str) -> str:
     return f"content:post:{post_id}:v{cache_version(_post_version_key(post_id))}"
 
 
-def cached(key: str, compute: Callable[[], Any]) -> tuple[Any, bool]:
-    """The cached value of `key`, or `compute()` stored under it; second item: was it a hit."""
-    value = cache_get(key)
-    if value is not None:
-        return value, True
-    value = compute()
-    if value is not None:
-        cache_set(key, value, TTL_SECONDS)
-    return value, False
-
-
 def post_detail_cached(post_id: UUID, compute: Callable[[], Any]) -> tuple[Any, bool]:
     """A public post's representation; `compute` returns None when it is not public."""
-    return cached(_post_key(post_id), compute)
+    return cached(_post_key(post_id), compute, TTL_SECONDS)
 
 
 def _feed_page_key(host: str) -> str:
@@ -55,13 +44,13 @@ def _feed_page_key(host: str) -> str:
 
 def feed_first_page_cached(host: str, compute: Callable[[], Any]) -> tuple[Any, bool]:
     """The anonymous feed's first page (default filters, ordering and limit) on `host`."""
-    return cached(_feed_page_key(host), compute)
+    return cached(_feed_page_key(host), compute, TTL_SECONDS)
 
 
 def feed_count_cached(scope: str, compute: Callable[[], int]) -> int:
     """The count of an unfiltered list (`scope`: public, or all live posts for admins)."""
     key = FEED_COUNT_KEY.format(scope=scope, version=cache_version(FEED_VERSION_KEY))
-    return cached(key, compute)[0]
+    return cached(key, compute, TTL_SECONDS)[0]
 
 
 def post_invalidate(post_id: UUID) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 from rest_framework.exceptions import ValidationError
 
+from accounts.cache import public_profile_invalidate
 from accounts.models import Role, User
 from accounts.services.events import auth_event_log
 from accounts.services.sessions import login_sessions_revoke
@@ -44,6 +45,7 @@ def user_admin_form_recorded(
     """
     changes = audit_changes(before or {}, after)
     if changes:
+        public_profile_invalidate(user.pk)
         audit_record_write(
             action="user.updated" if before is not None else "user.created",
             target_type="user",
@@ -120,6 +122,7 @@ def user_profile_update(*, user: User, **fields: str) -> User:
     for name, value in fields.items():
         setattr(user, name, value)
     user.save(update_fields=[*fields])
+    public_profile_invalidate(user.pk)
     changes = audit_changes(before, fields)
     if changes:
         audit_record_write(

@@ -18,7 +18,6 @@ from accounts.permissions import IsAdmin
 from accounts.serializers import (
     AdminUserUpdateInputSerializer,
     ProfileUpdateInputSerializer,
-    PublicUserOutputSerializer,
     UserOutputSerializer,
 )
 from config.openapi import error_responses
@@ -58,6 +57,13 @@ class MeView(APIView):
         return Response(UserOutputSerializer(user).data)
 
 
+def _uuid_or_404(user_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(user_id)
+    except ValueError:
+        raise NotFound() from None
+
+
 def _user_or_404(user_id: str) -> User:
     try:
         user = selectors.user_get(user_id=uuid.UUID(user_id))
@@ -81,11 +87,14 @@ class UserDetailView(APIView):
         responses={200: UserOutputSerializer, **error_responses(404)},
     )
     def get(self, request: Request, user_id: str) -> Response:
-        user = _user_or_404(user_id)
         viewer = request.user
-        sees_all = viewer.is_authenticated and (viewer.pk == user.pk or viewer.role == Role.ADMIN)
-        serializer = UserOutputSerializer if sees_all else PublicUserOutputSerializer
-        return Response(serializer(user).data)
+        target = _uuid_or_404(user_id)
+        if viewer.is_authenticated and (viewer.pk == target or viewer.role == Role.ADMIN):
+            return Response(UserOutputSerializer(_user_or_404(user_id)).data)
+        profile, hit = selectors.user_public_profile(user_id=target)
+        if profile is None:
+            raise NotFound()
+        return Response(profile, headers={"X-Cache": "hit" if hit else "miss"})
 
     @extend_schema(
         tags=[TAG],
