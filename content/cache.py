@@ -14,7 +14,7 @@ from uuid import UUID
 
 from django.conf import settings
 
-from config.cache import cache_get, cached, cache_set, cache_version, cache_version_bump
+from config.cache import cache_get, cache_version, cache_version_bump, cached
 
 TTL_SECONDS = 15 * 60
 # Per-post counters outlive the entries keyed on them (see cache_version_bump).
