@@ -37,8 +37,10 @@ format: venv
 	@$(VENV)/bin/ruff check --fix .
 	@$(VENV)/bin/ruff format .
 
+# Give it a dedicated database: DATABASE_URL=postgres://…/bench REDIS_URL=redis://…/2 make bench
+# (docs/operations.md, "Benchmarking"); BENCH_ARGS="--only posts --seconds 5" narrows a run.
 bench: venv
-	@$(PY) -m tests.perf.run
+	@$(PY) -m tests.perf.run $(BENCH_ARGS)
 
 ci:
 	@bash .ci/run

@@ -144,6 +144,9 @@ if REDIS_URL:
                         # TimeoutError (django/channels_redis#422). Keep a bound, but above it.
                         "socket_timeout": 15,
                         "socket_connect_timeout": 2,
+                        # redis-py's async pool holds 100 connections by default: the 101st
+                        # WebSocket connecting to one process would fail its handshake.
+                        "max_connections": 1000,
                     }
                 ],
                 "prefix": "agora:ws",

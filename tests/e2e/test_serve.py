@@ -1,4 +1,4 @@
-"""`manage.py serve` (what `make run` starts) stops every process it started on Ctrl-C."""
+"""`manage.py serve` (what `make run` starts): its processes, and stopping all of them on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -29,15 +30,38 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_ctrl_c_stops_the_server_and_its_workers() -> None:
-    port = free_port()
-    server = subprocess.Popen(
+def _child_running(pid: int, program: bytes) -> int:
+    """The child of `pid` whose command line names `program`."""
+    (child,) = [
+        child
+        for child in _children(pid)
+        if program in Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[:3]
+    ]
+    return child
+
+
+def _serve(port: int, **env: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port)],
         cwd=BASE_DIR,
-        env=live_server_env(),
+        env=live_server_env(**env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _stop(server: subprocess.Popen[bytes]) -> int:
+    server.send_signal(signal.SIGINT)
+    try:
+        return server.wait(timeout=40)
+    finally:
+        if server.poll() is None:
+            server.kill()
+
+
+def test_ctrl_c_stops_the_server_and_its_workers() -> None:
+    port = free_port()
+    server = _serve(port)
     try:
         assert wait_until_answering(f"http://127.0.0.1:{port}/health", timeout=45)
         children = _children(server.pid)
@@ -52,3 +76,52 @@ def test_ctrl_c_stops_the_server_and_its_workers() -> None:
     assert len(children) == (3 if settings.REDIS_URL else 1)
     assert [pid for pid in children if _alive(pid)] == []
     assert not wait_until_answering(f"http://127.0.0.1:{port}/health", timeout=1)
+
+
+@pytest.mark.redis
+def test_with_redis_web_concurrency_sets_the_number_of_server_processes() -> None:
+    port = free_port()
+    server = _serve(port, WEB_CONCURRENCY="2")
+    try:
+        assert wait_until_answering(f"http://127.0.0.1:{port}/health", timeout=45)
+        web = _child_running(server.pid, b"uvicorn")
+        # uvicorn's workers are multiprocessing children (beside its resource tracker).
+        workers = [
+            pid
+            for pid in _children(web)
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+    finally:
+        exit_code = _stop(server)
+
+    assert exit_code == 0
+    assert len(workers) == 2
+    assert [pid for pid in [web, *workers] if _alive(pid)] == []
+
+
+def test_without_redis_the_stack_stays_one_process_whatever_web_concurrency_says() -> None:
+    port = free_port()
+    server = _serve(port, REDIS_URL="", EMBEDDED_WORKER="true", WEB_CONCURRENCY="4")
+    try:
+        assert wait_until_answering(f"http://127.0.0.1:{port}/health", timeout=45)
+        children = _children(server.pid)
+        grandchildren = [pid for child in children for pid in _children(child)]
+    finally:
+        exit_code = _stop(server)
+
+    assert exit_code == 0
+    assert (len(children), grandchildren) == (1, [])
+
+
+def test_daphne_remains_available_as_the_server() -> None:
+    port = free_port()
+    server = _serve(port, SERVER="daphne")
+    try:
+        answering = wait_until_answering(f"http://127.0.0.1:{port}/health", timeout=45)
+        daphne = _child_running(server.pid, b"daphne")
+    finally:
+        exit_code = _stop(server)
+
+    assert answering
+    assert exit_code == 0
+    assert not _alive(daphne)

@@ -2,14 +2,17 @@
 
 Starts `manage.py serve` with DJANGO_ENV=production (DEBUG off, no console access log) on the
 configured database and Redis (DATABASE_URL / REDIS_URL; a SQLite file and the embedded stack
-otherwise), drives HTTP endpoints with wrk (Debian's package) and WebSocket ping round trips
-with an asyncio client, all on 127.0.0.1, each for a bounded time.
+otherwise), loads the bench data set with `manage.py seed_bench` when the database has none,
+drives HTTP endpoints with wrk (Debian's package; Lua scripts for random ids and POST bodies)
+and WebSocket ping round trips with an asyncio client, all on 127.0.0.1, each for a bounded
+time. The database must be a dedicated one: seed_bench refuses a database with other users.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import secrets
@@ -19,17 +22,89 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-HTTP_TARGETS = (
-    ("liveness  GET /health", "/health", False),
-    ("index     GET /", "/", False),
-    ("database  GET /health/db", "/health/db", False),
-    ("readiness GET /health/ready", "/health/ready", False),
-    ("bearer    GET /api/v1/users/me", "/api/v1/users/me", True),
+SQLITE_BENCH_DATABASE = BASE_DIR / "var" / "bench-data.sqlite3"
+# SQLite loads through bulk_create, ten times slower than COPY: a tenth of the data set.
+SQLITE_SCALE = ("--users", "1000", "--posts", "10000", "--comments", "100000")
+LOGINS = 10
+POST_IDS = 2000
+SEARCH_WORD = "festival"
+SEARCH_TAG = "python"
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    path: str
+    authenticated: bool = False
+    script: str | None = None  # name of a Lua script made by `write_scripts`
+    warm_up: bool = False
+
+
+TARGETS = (
+    Target("liveness  GET /health", "/health"),
+    Target("index     GET /", "/"),
+    Target("database  GET /health/db", "/health/db"),
+    Target("readiness GET /health/ready", "/health/ready"),
+    Target("bearer    GET /api/v1/users/me", "/api/v1/users/me", authenticated=True),
+    Target("cached first page GET /posts", "/api/v1/posts", warm_up=True),
+    Target("anonymous GET /posts?limit=20", "/api/v1/posts?limit=20"),
+    Target("bearer    GET /posts?limit=20", "/api/v1/posts?limit=20", script="bearer_list"),
+    Target("random    GET /posts/{id}", "/api/v1/posts", script="detail"),
+    Target(
+        "search    GET /posts?search&tag",
+        f"/api/v1/posts?search={SEARCH_WORD}&status=published&tag={SEARCH_TAG}&limit=20",
+    ),
+    Target("comment   POST /posts/{id}/comments", "/api/v1/posts", script="comment"),
 )
+
+LUA_RANDOM = """
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("seed", counter)
+end
+function init(args)
+  math.randomseed(os.time() * 1000 + seed)
+end
+local function pick(list)
+  return list[math.random(#list)]
+end
+"""
+LUA_SCRIPTS = {
+    "bearer_list": """
+request = function()
+  local headers = {["Authorization"] = "Bearer " .. pick(tokens)}
+  return wrk.format("GET", "/api/v1/posts?limit=20", headers)
+end
+""",
+    "detail": """
+request = function()
+  return wrk.format("GET", "/api/v1/posts/" .. pick(ids))
+end
+""",
+    "comment": """
+local sequence = 0
+request = function()
+  sequence = sequence + 1
+  local headers = {
+    ["Authorization"] = "Bearer " .. pick(tokens),
+    ["Content-Type"] = "application/json",
+  }
+  local body = '{"body": "Benchmark comment ' .. sequence .. ' about caching, ' ..
+    'latency and the Müller and O\\'Brien results."}'
+  return wrk.format("POST", "/api/v1/posts/" .. pick(ids) .. "/comments", headers, body)
+end
+""",
+}
 
 
 def free_port() -> int:
@@ -50,7 +125,7 @@ def ensure_wrk() -> str:
 
 def server_env() -> dict[str, str]:
     env = dict(os.environ)
-    env.setdefault("DATABASE_URL", f"sqlite:///{BASE_DIR / 'var' / 'bench.sqlite3'}")
+    env.setdefault("DATABASE_URL", f"sqlite:///{SQLITE_BENCH_DATABASE}")
     env.update(
         DJANGO_ENV="production",
         DJANGO_SETTINGS_MODULE="config.settings.production",
@@ -61,10 +136,98 @@ def server_env() -> dict[str, str]:
         DEBUG="false",
     )
     # The limiter still counts every request (its cost is measured); 100 clients from one
-    # address must not be refused by it.
-    for role in ("ANON", "GUEST", "USER", "ADMIN"):
-        env.setdefault(f"RATE_LIMIT_{role}", "100000000/min")
+    # address, and the bench's own logins, must not be refused by it.
+    for scope in ("ANON", "GUEST", "USER", "ADMIN", "AUTH"):
+        env.setdefault(f"RATE_LIMIT_{scope}", "100000000/min")
+    # The access tokens outlive the whole run.
+    env.setdefault("JWT_ACCESS_MINUTES", "60")
     return env
+
+
+def database_label(env: dict[str, str]) -> str:
+    url = urllib.parse.urlsplit(env["DATABASE_URL"])
+    if url.scheme.startswith("postgres"):
+        return f"PostgreSQL database {url.path.lstrip('/')!r} on {url.hostname}:{url.port or 5432}"
+    # sqlite:////abs/path names /abs/path; sqlite:///rel/path names rel/path.
+    return f"SQLite file {url.path[1:]}"
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, check=True, timeout=1800
+    )
+
+
+def seed(env: dict[str, str]) -> None:
+    """Load the bench data set unless the database has it (seed_bench leaves it alone then)."""
+    scale = () if env["DATABASE_URL"].startswith("postgres") else SQLITE_SCALE
+    print(f"Bench database: {database_label(env)}", flush=True)
+    manage(env, "seed_bench", *scale)
+
+
+def bench_fixtures(env: dict[str, str]) -> dict[str, object]:
+    """Usernames and password to log in with, and ids of published posts (seeded data)."""
+    script = (
+        "import json, django; django.setup()\n"
+        "from content.management.commands.seed_bench import BENCH_PASSWORD, bench_username\n"
+        "from content.models import Post\n"
+        "ids = Post.objects.filter(status='published', deleted_at__isnull=True)"
+        f".order_by('?').values_list('id', flat=True)[:{POST_IDS}]\n"
+        f"print(json.dumps({{'users': [bench_username(i) for i in range({LOGINS})], "
+        "'password': BENCH_PASSWORD, 'ids': [str(i) for i in ids]}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def http_json(
+    url: str, body: dict[str, str] | None = None, *, bearer: str | None = None
+) -> tuple[int, dict[str, object]]:
+    headers = {"Content-Type": "application/json"}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def log_in(base_url: str, usernames: list[str], password: str) -> list[str]:
+    """Access tokens of the bench users, through the API's password grant."""
+    tokens = []
+    for username in usernames:
+        status, body = http_json(
+            f"{base_url}/api/v1/auth/token",
+            {"grant_type": "password", "username": username, "password": password},
+        )
+        if status != 200:
+            sys.exit(f"bench login of {username} failed: {status} {body}")
+        tokens.append(str(body["access_token"]))
+    return tokens
+
+
+def write_scripts(directory: Path, ids: list[str], tokens: list[str]) -> dict[str, Path]:
+    data = f"ids = {lua_list(ids)}\ntokens = {lua_list(tokens)}\n"
+    paths = {}
+    for name, body in LUA_SCRIPTS.items():
+        paths[name] = directory / f"{name}.lua"
+        paths[name].write_text(data + LUA_RANDOM + body)
+    return paths
+
+
+def lua_list(values: list[str]) -> str:
+    return "{" + ", ".join(json.dumps(value) for value in values) + "}"
 
 
 def wait_until_up(base_url: str, process: subprocess.Popen[bytes]) -> None:
@@ -86,19 +249,29 @@ def parse_wrk(output: str) -> dict[str, float]:
     if len(percentiles) != 3:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         "p50": millis(percentiles["50"]),
         "p90": millis(percentiles["90"]),
         "p99": millis(percentiles["99"]),
         "non_2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": sum(int(n) for n in sockets.groups()) if sockets else 0,
     }
 
 
 def run_wrk(
-    wrk: str, url: str, connections: int, seconds: int, headers: tuple[str, ...] = ()
+    wrk: str,
+    url: str,
+    connections: int,
+    seconds: int,
+    headers: tuple[str, ...] = (),
+    script: Path | None = None,
 ) -> dict[str, float]:
     header_args = [arg for header in headers for arg in ("-H", header)]
+    script_args = ["-s", str(script)] if script else []
     result = subprocess.run(
         [
             wrk,
@@ -109,6 +282,7 @@ def run_wrk(
             "--timeout",
             "10s",
             *header_args,
+            *script_args,
             url,
         ],
         capture_output=True,
@@ -120,15 +294,19 @@ def run_wrk(
 
 
 async def websocket_round_trips(
-    ws_url: str, cookie: str, connections: int, seconds: float
+    ws_url: str, cookie: str, connections: int, seconds: float, tickets: list[str] | None = None
 ) -> dict[str, float]:
+    """Ping round trips of `connections` clients, authenticated by a session cookie or, when
+    `tickets` are given, one single-use ticket each."""
     from websockets.asyncio.client import connect
 
     latencies: list[float] = []
     deadline = time.monotonic() + seconds
 
-    async def client() -> None:
-        async with connect(ws_url, additional_headers={"Cookie": cookie}, open_timeout=30) as ws:
+    async def client(index: int) -> None:
+        url = f"{ws_url}?ticket={tickets[index]}" if tickets else ws_url
+        headers = {} if tickets else {"Cookie": cookie}
+        async with connect(url, additional_headers=headers, open_timeout=30) as ws:
             while time.monotonic() < deadline:
                 started = time.perf_counter()
                 await ws.send('{"type":"ping"}')
@@ -136,7 +314,7 @@ async def websocket_round_trips(
                 latencies.append((time.perf_counter() - started) * 1000)
 
     began = time.monotonic()
-    await asyncio.gather(*(client() for _ in range(connections)))
+    await asyncio.gather(*(client(index) for index in range(connections)))
     elapsed = time.monotonic() - began
     quantiles = statistics.quantiles(latencies, n=100)
     return {
@@ -145,18 +323,21 @@ async def websocket_round_trips(
         "p90": quantiles[89],
         "p99": quantiles[98],
         "non_2xx": 0,
+        "socket_errors": 0,
     }
 
 
 def bench_credentials(env: dict[str, str]) -> tuple[str, str]:
-    """A session cookie (WebSocket clients) and an access token, made through Django itself."""
+    """A session cookie (WebSocket clients) and an access token of a bench user, made through
+    Django itself (tests/perf/servers.py, which has no time for the API's password hashing)."""
     script = (
         "import django; django.setup()\n"
         "from django.conf import settings\n"
         "from django.test import Client\n"
-        "from accounts.services import login_session_start, user_ensure\n"
-        "user, _ = user_ensure(username='bench', email='bench@bench.localhost', "
-        "password='bench-password-unused')\n"
+        "from accounts.models import User\n"
+        "from accounts.services import login_session_start\n"
+        "from content.management.commands.seed_bench import bench_username\n"
+        "user = User.objects.get(username=bench_username(0))\n"
         "client = Client(); client.force_login(user)\n"
         "print(f'{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}')\n"
         "print(login_session_start(user=user, ip='127.0.0.1').access_token)\n"
@@ -174,22 +355,35 @@ def bench_credentials(env: dict[str, str]) -> tuple[str, str]:
     return cookie, access_token
 
 
+def ws_tickets(base_url: str, tokens: list[str], count: int) -> list[str]:
+    tickets = []
+    for index in range(count):
+        status, body = http_json(
+            f"{base_url}/api/v1/auth/ws-ticket", {}, bearer=tokens[index % len(tokens)]
+        )
+        if status != 201:
+            sys.exit(f"ws-ticket failed: {status} {body}")
+        tickets.append(str(body["ticket"]))
+    return tickets
+
+
+def check_search(base_url: str, target: Target) -> None:
+    status, body = http_json(base_url + target.path)
+    print(f"search target: {status}, {body.get('count', '?')} matching posts", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--connections", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--only", nargs="*", default=None, help="targets whose label has a word")
     args = parser.parse_args()
 
     wrk = ensure_wrk()
     env = server_env()
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=BASE_DIR,
-        env=env,
-        check=True,
-    )
-    cookie, access_token = bench_credentials(env)
-    bearer = (f"Authorization: Bearer {access_token}",)
+    manage(env, "migrate", "--noinput", "-v", "0")
+    seed(env)
+    fixtures = bench_fixtures(env)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -201,32 +395,50 @@ def main() -> None:
     rows: list[tuple[str, dict[str, float]]] = []
     try:
         wait_until_up(base_url, server)
-        for label, path, authenticated in HTTP_TARGETS:
-            headers = bearer if authenticated else ()
-            rows.append(
-                (label, run_wrk(wrk, base_url + path, args.connections, args.seconds, headers))
+        tokens = log_in(base_url, fixtures["users"], fixtures["password"])
+        with tempfile.TemporaryDirectory() as scratch:
+            scripts = write_scripts(Path(scratch), fixtures["ids"], tokens)
+            for target in TARGETS:
+                if args.only and not any(word in target.label for word in args.only):
+                    continue
+                if "search" in target.label:
+                    check_search(base_url, target)
+                headers = (f"Authorization: Bearer {tokens[0]}",) if target.authenticated else ()
+                script = scripts[target.script] if target.script else None
+                url = base_url + target.path
+                if target.warm_up:
+                    run_wrk(wrk, url, args.connections, 2, headers, script)
+                result = run_wrk(wrk, url, args.connections, args.seconds, headers, script)
+                rows.append((target.label, result))
+        if not args.only or any(word in "websocket ping" for word in args.only):
+            tickets = ws_tickets(base_url, tokens, args.connections)
+            ws = asyncio.run(
+                websocket_round_trips(
+                    base_url.replace("http", "ws") + "/ws/v1/",
+                    "",
+                    args.connections,
+                    args.seconds,
+                    tickets=tickets,
+                )
             )
-        ws = asyncio.run(
-            websocket_round_trips(
-                base_url.replace("http", "ws") + "/ws/v1/", cookie, args.connections, args.seconds
-            )
-        )
-        rows.append(("websocket ping round trip", ws))
+            rows.append(("websocket ping round trip", ws))
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)
 
-    backend = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
     redis = "Redis" if env.get("REDIS_URL") else "embedded (no Redis)"
     print(
-        f"\nAgora bench: {backend}, {redis}; "
+        f"\nAgora bench: {database_label(env)}, {redis}; "
         f"{args.connections} concurrent clients, {args.seconds} s each"
     )
-    print(f"{'target':<30}{'req/s':>10}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    print(
+        f"{'target':<38}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
+        f"{'non-2xx':>9}{'sock err':>9}"
+    )
     for label, row in rows:
         print(
-            f"{label:<30}{row['rps']:>10.0f}{row['p50']:>10.1f}{row['p90']:>10.1f}"
-            f"{row['p99']:>10.1f}{row['non_2xx']:>10}"
+            f"{label:<38}{row['rps']:>9.0f}{row['p50']:>9.1f}{row['p90']:>9.1f}"
+            f"{row['p99']:>9.1f}{row['non_2xx']:>9}{row['socket_errors']:>9}"
         )
 
 

@@ -1,11 +1,16 @@
 """Runs the whole stack in the foreground and stops all of it cleanly on Ctrl-C.
 
-Embedded mode (no broker to share): one daphne process, whose ASGI app starts the worker and
-beat as threads. With `REDIS_URL`: daphne, a Celery worker and Celery beat as processes.
+HTTP and WebSockets share one port, served by uvicorn (`SERVER=daphne` for daphne). Embedded
+mode (no broker to share): one server process, whose ASGI app starts the worker and beat as
+threads. With `REDIS_URL`: uvicorn with `WEB_CONCURRENCY` worker processes (default: one per
+core), a Celery worker and Celery beat as processes. docs/operations.md has the measurements
+behind the choice.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import subprocess
 import sys
@@ -13,6 +18,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -21,8 +27,14 @@ from django.core.management.base import BaseCommand, CommandError
 from config.env import env
 
 STOP_TIMEOUT_SECONDS = 15
+# Below STOP_TIMEOUT_SECONDS: uvicorn closes what is still open before `serve` would kill it.
+GRACEFUL_SHUTDOWN_SECONDS = 10
 READY_TIMEOUT_SECONDS = 60
 RESTART_BACKOFF_MAX_SECONDS = 30
+SERVERS = ("uvicorn", "daphne")
+# The API's limit: a bigger WebSocket message (after inflation) closes the connection with 1009.
+WEBSOCKET_MAX_MESSAGE_BYTES = 1024 * 1024
+UVICORN_LOG_CONFIG = Path(__file__).resolve().parents[2] / "uvicorn-logging.json"
 
 
 @dataclass
@@ -65,16 +77,87 @@ def _python(*args: str) -> list[str]:
     return [sys.executable, *args]
 
 
+def several_processes_allowed() -> bool:
+    """Several server processes share rooms and jobs only through Redis, and the embedded
+    worker (with beat) must exist once: otherwise the stack is one process."""
+    return bool(settings.REDIS_URL) and not settings.EMBEDDED_WORKER
+
+
+def default_workers() -> int:
+    """One process per core this process may run on (a cpuset or affinity mask counts)."""
+    if not several_processes_allowed():
+        return 1
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+def uvicorn_argv(
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    log_level: str = "WARNING",
+    application: str = "config.asgi:application",
+) -> list[str]:
+    """uvicorn as `serve` runs it (tests/perf/servers.py measures the same command line)."""
+    # uvicorn's own INFO lines are start-up chatter (`serve` prints its banner); its warnings
+    # and errors still reach the app's log handlers.
+    uvicorn_level = max(log_level.upper(), "WARNING", key=logging.getLevelName).lower()
+    return _python(
+        "-m",
+        "uvicorn",
+        application,
+        f"--host={host}",
+        f"--port={port}",
+        f"--workers={workers}",
+        "--loop=uvloop",
+        "--http=httptools",
+        "--ws=websockets-sansio",
+        f"--ws-max-size={WEBSOCKET_MAX_MESSAGE_BYTES}",
+        # Channels' router has no lifespan protocol; `auto` would log that at every start.
+        "--lifespan=off",
+        # The app's own access log (agora.access) redacts credentials in query strings.
+        "--no-access-log",
+        # X-Forwarded-For is judged by the app against TRUSTED_PROXIES (config/client_ip.py);
+        # uvicorn's default would believe it from any local connection.
+        "--no-proxy-headers",
+        "--no-server-header",
+        f"--timeout-graceful-shutdown={GRACEFUL_SHUTDOWN_SECONDS}",
+        f"--log-config={UVICORN_LOG_CONFIG}",
+        f"--log-level={uvicorn_level}",
+    )
+
+
+def daphne_argv(host: str, port: int) -> list[str]:
+    # Verbosity 0: the app's own access log redacts credentials, daphne's would not.
+    return _python(
+        "-m", "daphne", "-b", host, "-p", str(port), "-v", "0", "config.asgi:application"
+    )
+
+
 class Command(BaseCommand):
-    help = "Serve HTTP and WebSockets with daphne, plus the Celery worker and beat."
+    help = "Serve HTTP and WebSockets on one port, plus the Celery worker and beat."
 
     def add_arguments(self, parser: Any) -> None:
-        # HOST and PORT may come from the environment or `.env`, as `make run` documents.
+        # These may come from the environment or `.env`, as `make run` documents.
         parser.add_argument("--host", default=env.str("HOST", default="127.0.0.1"))
         parser.add_argument("--port", type=int, default=env.int("PORT", default=8000))
+        parser.add_argument(
+            "--server", choices=SERVERS, default=env.str("SERVER", default="uvicorn")
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=env.int("WEB_CONCURRENCY", default=0),
+            help="server processes (uvicorn only; default: one per core with Redis, else 1)",
+        )
 
-    def handle(self, *args: Any, host: str, port: int, **options: Any) -> None:
-        children = self._children(host, port)
+    def handle(
+        self, *args: Any, host: str, port: int, server: str, workers: int, **options: Any
+    ) -> None:
+        if server not in SERVERS:
+            raise CommandError(f"SERVER must be one of {', '.join(SERVERS)}, not {server!r}.")
+        workers = self._workers(server, workers)
+        children = self._children(host, port, server, workers)
         stopping = False
 
         def request_stop(signum: int, frame: Any) -> None:
@@ -87,7 +170,7 @@ class Command(BaseCommand):
             child.start()
         exit_code = 0
         try:
-            self._announce_when_ready(host, port, children, lambda: stopping)
+            self._announce_when_ready(host, port, children, lambda: stopping, server, workers)
             while not stopping and not exit_code:
                 exit_code = self._supervise(children)
                 time.sleep(0.2)
@@ -98,7 +181,7 @@ class Command(BaseCommand):
         self.stdout.write("Agora stopped.")
 
     def _supervise(self, children: list[Child]) -> int:
-        """Restart a worker or beat that died (backing off); non-zero when daphne died."""
+        """Restart a worker or beat that died (backing off); non-zero when the server died."""
         now = time.monotonic()
         for child in children:
             if child.restart_at is not None and now >= child.restart_at:
@@ -114,11 +197,27 @@ class Command(BaseCommand):
                 child.restart_at = now + delay
         return 0
 
-    def _children(self, host: str, port: int) -> list[Child]:
+    def _workers(self, server: str, requested: int) -> int:
+        if requested < 0:
+            raise CommandError("WEB_CONCURRENCY must be 0 (automatic) or more.")
+        if requested > 1 and (server != "uvicorn" or not several_processes_allowed()):
+            why = (
+                "daphne runs one process"
+                if server != "uvicorn"
+                else "without REDIS_URL (or with EMBEDDED_WORKER) the stack is one process"
+            )
+            self.stderr.write(f"WEB_CONCURRENCY={requested} ignored: {why}.")
+            return 1
+        return requested or default_workers()
+
+    def _children(self, host: str, port: int, server: str, workers: int) -> list[Child]:
         level = settings.LOG_LEVEL.lower()
-        # Verbosity 0: the app's own access log redacts credentials, daphne's would not.
-        daphne = ["-m", "daphne", "-b", host, "-p", str(port), "-v", "0", "config.asgi:application"]
-        children = [Child("daphne", _python(*daphne), essential=True)]
+        web = (
+            uvicorn_argv(host, port, workers, log_level=settings.LOG_LEVEL)
+            if server == "uvicorn"
+            else daphne_argv(host, port)
+        )
+        children = [Child(server, web, essential=True)]
         if settings.REDIS_URL and not settings.EMBEDDED_WORKER:
             celery = ["-m", "celery", "-A", "config"]
             children += [
@@ -128,7 +227,13 @@ class Command(BaseCommand):
         return children
 
     def _announce_when_ready(
-        self, host: str, port: int, children: list[Child], stopping: Any
+        self,
+        host: str,
+        port: int,
+        children: list[Child],
+        stopping: Any,
+        server: str,
+        workers: int,
     ) -> None:
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
         base = f"http://{shown_host}:{port}"
@@ -139,10 +244,11 @@ class Command(BaseCommand):
         )
         if not answering:
             return
+        processes = f"{server}, {workers} process" + ("es" if workers > 1 else "")
         mode = (
-            "embedded: worker and beat in-process"
+            f"embedded: {processes}, worker and beat in-process"
             if settings.EMBEDDED_WORKER
-            else "services: worker and beat as processes"
+            else f"services: {processes}, worker and beat as processes"
         )
         self.stdout.write(
             "\n".join(

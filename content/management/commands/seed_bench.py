@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -65,6 +66,8 @@ TAGS = (
     "privacy", "accessibility", "mobile", "ux", "community", "events", "hiring", "books",
     "science", "music",
 )  # fmt: skip
+# Ordered by how common they are in the generated text (Zipf): the last ones are rare, so a
+# search for one of them matches a few percent of the posts, as real searches do.
 WORDS = (
     "server", "query", "index", "cache", "latency", "throughput", "request", "response", "worker",
     "thread", "process", "socket", "database", "table", "column", "schema", "migration", "deploy",
@@ -72,24 +75,23 @@ WORDS = (
     "benchmark", "profile", "memory", "garbage", "collector", "compiler", "runtime", "library",
     "framework", "python", "django", "postgres", "redis", "celery", "queue", "broker", "message",
     "event", "stream", "channel", "websocket", "protocol", "header", "token", "session", "cookie",
-    "password", "security", "audit", "permission", "role", "admin", "user", "guest", "profile",
-    "comment", "reply", "thread", "post", "draft", "archive", "search", "ranking", "filter",
-    "sort", "page", "cursor", "offset", "limit", "count", "estimate", "planner", "vacuum",
-    "analyze", "replica", "primary", "failover", "backup", "restore", "snapshot", "volume",
-    "container", "cluster", "node", "network", "packet", "router", "proxy", "balancer",
-    "certificate", "encryption", "signature", "webhook", "retry", "backoff", "timeout",
-    "deadline", "budget",
-    "garden", "coffee", "morning", "weekend", "journey", "mountain", "river", "ocean", "forest",
-    "city", "train", "bicycle", "kitchen", "recipe", "bread", "music", "guitar", "piano", "novel",
-    "poem", "library", "museum", "painting", "camera", "photo", "winter", "summer", "autumn",
-    "spring", "festival", "market", "neighbour", "friend", "family", "teacher", "student", "lesson",
-    "question", "answer", "idea", "story", "history", "future", "science", "energy", "climate",
-    "planet", "star", "galaxy", "rocket", "robot", "sensor", "battery", "engine", "bridge",
-    "quickly", "slowly", "carefully", "finally", "really", "almost", "always", "never", "often",
-    "simple", "complex", "fast", "slow", "reliable", "broken", "elegant", "tiny", "huge", "modern",
-    "legacy", "stable", "fragile", "secure", "shared", "local", "remote", "async", "blocking",
-    "build", "measure", "improve", "explain", "debug", "optimise", "refactor", "document", "share",
-    "learn", "teach", "write", "read", "ship", "scale", "serve", "store", "index", "rank",
+    "password", "security", "audit", "permission", "role", "admin", "user", "guest", "comment",
+    "reply", "post", "draft", "archive", "search", "ranking", "filter", "sort", "page", "cursor",
+    "offset", "limit", "count", "estimate", "planner", "vacuum", "analyze", "replica", "primary",
+    "failover", "backup", "restore", "snapshot", "volume", "container", "cluster", "node",
+    "network", "packet", "router", "proxy", "balancer", "certificate", "encryption", "signature",
+    "webhook", "retry", "backoff", "timeout", "deadline", "budget", "garden", "coffee", "morning",
+    "weekend", "journey", "mountain", "river", "ocean", "forest", "city", "train", "bicycle",
+    "kitchen", "recipe", "bread", "music", "guitar", "piano", "novel", "poem", "museum",
+    "painting", "camera", "photo", "winter", "summer", "autumn", "spring", "market", "neighbour",
+    "friend", "family", "teacher", "student", "lesson", "question", "answer", "idea", "story",
+    "history", "future", "science", "energy", "climate", "planet", "star", "galaxy", "rocket",
+    "robot", "sensor", "battery", "engine", "bridge", "quickly", "slowly", "carefully", "finally",
+    "really", "almost", "always", "never", "often", "simple", "complex", "fast", "slow",
+    "reliable", "broken", "elegant", "tiny", "huge", "modern", "legacy", "stable", "fragile",
+    "secure", "shared", "local", "remote", "async", "blocking", "build", "measure", "improve",
+    "explain", "debug", "optimise", "refactor", "document", "share", "learn", "teach", "write",
+    "read", "ship", "scale", "serve", "store", "rank", "festival",
 )  # fmt: skip
 
 
@@ -141,6 +143,7 @@ class Generator:
         self.now = now
         self.year_ago = now - 365 * 86400
         rnd = self.random
+        self.word_weights = list(accumulate(1 / rank**1.1 for rank in range(1, len(WORDS) + 1)))
         self.sentences = [self._sentence(rnd.randint(6, 16)) for _ in range(4000)]
         self.post_bodies = [
             "\n\n".join(
@@ -156,11 +159,12 @@ class Generator:
         self.writer_ids: list[str] = []
 
     def _sentence(self, words: int) -> str:
-        text = " ".join(self.random.choices(WORDS, k=words))
+        text = " ".join(self.random.choices(WORDS, cum_weights=self.word_weights, k=words))
         return text[0].upper() + text[1:] + self.random.choice(".!?...")[:1]
 
     def title(self) -> str:
-        text = " ".join(self.random.choices(WORDS, k=self.random.randint(3, 9)))
+        words = self.random.randint(3, 9)
+        text = " ".join(self.random.choices(WORDS, cum_weights=self.word_weights, k=words))
         return text[0].upper() + text[1:]
 
     def users(self) -> Iterator[dict[str, Any]]:
