@@ -3,6 +3,7 @@
 HTTP runs through Django's WSGI handler on a pool of `HTTP_THREADS` threads per process
 (config/threaded_http.py says why: measured, it answers several times as many requests as
 Django's ASGI handler for our synchronous views), so one server serves both on one port.
+Cached public reads are answered before Django (config/public_cache.py).
 """
 
 from config.env import configure_settings_module, env
@@ -16,6 +17,7 @@ django_wsgi_application = get_wsgi_application()
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from config.body_limit import BodySizeLimitMiddleware  # noqa: E402
+from config.public_cache import PublicResponseCache  # noqa: E402
 from config.threaded_http import ThreadedWSGIHandler  # noqa: E402
 from realtime.routing import websocket_application  # noqa: E402
 from tasks.embedded import start_embedded_worker_if_enabled  # noqa: E402
@@ -24,8 +26,10 @@ HTTP_THREADS = env.int("HTTP_THREADS", default=8)
 
 application = ProtocolTypeRouter(
     {
-        "http": BodySizeLimitMiddleware(
-            ThreadedWSGIHandler(django_wsgi_application, threads=HTTP_THREADS)
+        "http": PublicResponseCache(
+            BodySizeLimitMiddleware(
+                ThreadedWSGIHandler(django_wsgi_application, threads=HTTP_THREADS)
+            )
         ),
         "websocket": websocket_application,
     }

@@ -105,7 +105,7 @@ def _record(request: HttpRequest, standing: RateLimitStanding) -> None:
         setattr(request, _STANDING_ATTRIBUTE, standing)
 
 
-def _ip_identity(ip: str) -> str:
+def ip_identity(ip: str) -> str:
     """IPv6 clients usually hold a whole /64, so the /64 is what gets limited."""
     try:
         address = ipaddress.ip_address(ip)
@@ -212,7 +212,7 @@ class RoleRateThrottle(FixedWindowThrottle):
         user = request.user
         if user is not None and user.is_authenticated:
             return str(getattr(user, "role", "")), f"user:{user.pk}"
-        return "anon", f"ip:{_ip_identity(client_ip(_django_request(request)))}"
+        return "anon", f"ip:{ip_identity(client_ip(_django_request(request)))}"
 
     def cache_unavailable(self, request: Request, scope: str, exc: Exception) -> bool:
         self._warn_once(request, scope, exc, "requests are not limited")
@@ -226,7 +226,7 @@ class AuthRateThrottle(FixedWindowThrottle):
     """
 
     def scope_and_identity(self, request: Request) -> tuple[str, str]:
-        return "auth", f"ip:{_ip_identity(client_ip(_django_request(request)))}"
+        return "auth", f"ip:{ip_identity(client_ip(_django_request(request)))}"
 
     def cache_unavailable(self, request: Request, scope: str, exc: Exception) -> bool:
         self._warn_once(request, scope, exc, "auth requests are refused")

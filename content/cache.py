@@ -29,22 +29,33 @@ def _post_version_key(post_id: UUID | str) -> str:
     return f"content:post:{post_id}:version"
 
 
-def _post_key(post_id: UUID | str) -> str:
-    return f"content:post:{post_id}:v{cache_version(_post_version_key(post_id))}"
+def post_detail_cached(
+    post_id: UUID, compute: Callable[[], Any]
+) -> tuple[Any, bool, dict[str, int]]:
+    """A public post's representation; `compute` returns None when it is not public.
+
+    Also returns whether the cache had it, and the version counter it was read under (the
+    validators of config.public_cache).
+    """
+    version_key = _post_version_key(post_id)
+    version = cache_version(version_key)
+    value, hit = cached(f"content:post:{post_id}:v{version}", compute, TTL_SECONDS)
+    return value, hit, {version_key: version}
 
 
-def post_detail_cached(post_id: UUID, compute: Callable[[], Any]) -> tuple[Any, bool]:
-    """A public post's representation; `compute` returns None when it is not public."""
-    return cached(_post_key(post_id), compute, TTL_SECONDS)
+def _feed_page_key(host: str, version: int | None = None) -> str:
+    version = cache_version(FEED_VERSION_KEY) if version is None else version
+    return FEED_PAGE_KEY.format(host=host, version=version)
 
 
-def _feed_page_key(host: str) -> str:
-    return FEED_PAGE_KEY.format(host=host, version=cache_version(FEED_VERSION_KEY))
-
-
-def feed_first_page_cached(host: str, compute: Callable[[], Any]) -> tuple[Any, bool]:
-    """The anonymous feed's first page (default filters, ordering and limit) on `host`."""
-    return cached(_feed_page_key(host), compute, TTL_SECONDS)
+def feed_first_page_cached(
+    host: str, compute: Callable[[], Any]
+) -> tuple[Any, bool, dict[str, int]]:
+    """The anonymous feed's first page (default filters, ordering and limit) on `host`; also
+    whether the cache had it, and the version counter it was read under."""
+    version = cache_version(FEED_VERSION_KEY)
+    value, hit = cached(_feed_page_key(host, version), compute, TTL_SECONDS)
+    return value, hit, {FEED_VERSION_KEY: version}
 
 
 def feed_count_cached(scope: str, compute: Callable[[], int]) -> int:

@@ -91,9 +91,10 @@ def public_post_get(*, post_id: uuid.UUID | str) -> Post | None:
     return post_list(actor=None).filter(pk=post_id).first()
 
 
-def public_post_detail(*, post_id: uuid.UUID) -> tuple[dict[str, Any] | None, bool]:
+def public_post_detail(*, post_id: uuid.UUID) -> tuple[dict[str, Any] | None, bool, dict[str, int]]:
     """A published or archived post's representation, the same for every caller, through the
-    cache; None when there is no such post. Second item: whether the cache had it."""
+    cache; None when there is no such post. Then: whether the cache had it, and the version
+    counter it was read under."""
 
     def compute() -> dict[str, Any] | None:
         post = public_post_get(post_id=post_id)

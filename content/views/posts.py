@@ -23,6 +23,7 @@ from accounts.permissions import IsMember
 from config.idempotency import IdempotentMixin
 from config.openapi import error_responses
 from config.ordering import StrictOrderingFilter
+from config.public_cache import remember_public_response
 from content import cache, selectors, services
 from content.exports import export_response
 from content.filters import CommentFilterSet, PostFilterSet, filtered
@@ -126,8 +127,12 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
 
     def list(self, request: Request) -> Response:
         if not request.user.is_authenticated and not request.query_params:
-            data, hit = cache.feed_first_page_cached(request.get_host(), self._list_page_data)
-            return Response(data, headers={"X-Cache": "hit" if hit else "miss"})
+            data, hit, validators = cache.feed_first_page_cached(
+                request.get_host(), self._list_page_data
+            )
+            return _public(
+                Response(data, headers={"X-Cache": "hit" if hit else "miss"}), validators
+            )
         return Response(self._list_page_data())
 
     def _list_page_data(self) -> dict[str, Any]:
@@ -137,9 +142,10 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
 
     def retrieve(self, request: Request, pk: str) -> Response:
         post_id = found(selectors.parse_uuid(pk))
-        data, hit = selectors.public_post_detail(post_id=post_id)
+        data, hit, validators = selectors.public_post_detail(post_id=post_id)
         if data is not None:
-            return Response(data, headers={"X-Cache": "hit" if hit else "miss"})
+            response = Response(data, headers={"X-Cache": "hit" if hit else "miss"})
+            return _public(response, validators) if not request.user.is_authenticated else response
         post = found(
             selectors.post_get(
                 actor=request.user,
@@ -316,6 +322,12 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
 
     def _visible_post(self, pk: str) -> Post:
         return found(selectors.post_get(actor=self.request.user, post_id=pk))
+
+
+def _public(response: Response, validators: dict[str, int]) -> Response:
+    """Let config.public_cache answer the next anonymous request for this URL before Django."""
+    remember_public_response(response, validators)
+    return response
 
 
 def _bulk_items(data: Any, item_serializer: type) -> list[dict[str, Any]]:
