@@ -45,6 +45,14 @@ def iso(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def post_tag_names(post: Post) -> list[str]:
+    """Sorted tag names: attached by the list selectors, or read for a single post."""
+    attached = getattr(post, "tag_names", None)
+    if attached is not None:
+        return attached
+    return sorted(tag.name for tag in post.tags.all())
+
+
 def author_representation(user: Any) -> dict[str, Any]:
     return {"id": str(user.pk), "username": user.username, "display_name": user.display_name}
 
@@ -55,7 +63,7 @@ def post_representation(post: Post) -> dict[str, Any]:
         "title": post.title,
         "body": post.body,
         "status": post.status,
-        "tags": sorted(tag.name for tag in post.tags.all()),
+        "tags": post_tag_names(post),
         "author": author_representation(post.author),
         "comment_count": post.comment_count,
         "created_at": iso(post.created_at),

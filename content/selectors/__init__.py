@@ -13,6 +13,7 @@ from content.selectors.posts import (
     public_post_detail,
     public_post_get,
     search_is_ranked,
+    tag_names_attach,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "public_post_detail",
     "public_post_get",
     "search_is_ranked",
+    "tag_names_attach",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
@@ -48,13 +49,28 @@ def post_visibility(actor: Any, *, prefix: str = "") -> Q:
 
 
 def post_list(*, actor: Any) -> QuerySet[Post]:
-    """Live posts the actor may read, with author and tags loaded in a constant two queries."""
+    """Live posts the actor may read, with their authors; `tag_names_attach` adds the tags of
+    a page in one more query."""
     return (
         Post.objects.filter(LIVE, post_visibility(actor))
         .select_related("author")
         .only(*LIST_FIELDS)
-        .prefetch_related("tags")
     )
+
+
+def tag_names_attach(posts: Sequence[Post]) -> Sequence[Post]:
+    """Give each post `tag_names` (sorted) from one query on the join table.
+
+    Tag names are the join table's keys, so no Tag rows are built; measured, this costs a
+    fraction of `prefetch_related("tags")` on a list page.
+    """
+    names: dict[Any, list[str]] = {post.pk: [] for post in posts}
+    links = Post.tags.through.objects.filter(post_id__in=list(names))
+    for post_id, name in links.values_list("post_id", "tag_id"):
+        names[post_id].append(name)
+    for post in posts:
+        post.tag_names = sorted(names[post.pk])
+    return posts
 
 
 def post_get(*, actor: Any, post_id: uuid.UUID | str, include_deleted: bool = False) -> Post | None:
@@ -63,7 +79,7 @@ def post_get(*, actor: Any, post_id: uuid.UUID | str, include_deleted: bool = Fa
     post_id = parse_uuid(post_id)
     if post_id is None:
         return None
-    posts = Post.objects.select_related("author").only(*LIST_FIELDS).prefetch_related("tags")
+    posts = Post.objects.select_related("author").only(*LIST_FIELDS)
     posts = posts.filter(post_visibility(actor))
     if include_deleted:
         if not is_admin(actor):
@@ -71,7 +87,8 @@ def post_get(*, actor: Any, post_id: uuid.UUID | str, include_deleted: bool = Fa
             posts = posts.filter(LIVE | owned)
     else:
         posts = posts.filter(LIVE)
-    return posts.filter(pk=post_id).first()
+    post = posts.filter(pk=post_id).first()
+    return tag_names_attach([post])[0] if post is not None else None
 
 
 def post_for_comments(*, actor: Any, post_id: uuid.UUID | str) -> Post | None:
@@ -88,7 +105,8 @@ def public_post_get(*, post_id: uuid.UUID | str) -> Post | None:
     post_id = parse_uuid(post_id)
     if post_id is None:
         return None
-    return post_list(actor=None).filter(pk=post_id).first()
+    post = post_list(actor=None).filter(pk=post_id).first()
+    return tag_names_attach([post])[0] if post is not None else None
 
 
 def public_post_detail(*, post_id: uuid.UUID) -> tuple[dict[str, Any] | None, bool, dict[str, int]]:

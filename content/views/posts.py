@@ -137,7 +137,7 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
 
     def _list_page_data(self) -> dict[str, Any]:
         queryset = self.filter_queryset(self.get_queryset())
-        page = self.paginate_queryset(queryset)
+        page = selectors.tag_names_attach(self.paginate_queryset(queryset))
         return self.get_paginated_response([post_representation(p) for p in page]).data
 
     def retrieve(self, request: Request, pk: str) -> Response:
