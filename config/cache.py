@@ -65,6 +65,15 @@ def cache_get(key: str, default: Any = None) -> Any:
         return default
 
 
+def cache_get_many(keys: list[str]) -> dict[str, Any]:
+    """`cache.get_many` (one round trip on Redis); an unreachable cache finds nothing."""
+    try:
+        return cache.get_many(keys)
+    except CACHE_ERRORS as exc:
+        logger.warning("cache read failed for %s: %r", keys, exc)
+        return {}
+
+
 def cache_set(key: str, value: Any, timeout: int) -> None:
     """`cache.set` that never fails the request; a write that cannot be cached is still served."""
     try:

@@ -14,7 +14,14 @@ from uuid import UUID
 
 from django.conf import settings
 
-from config.cache import cache_get, cache_version, cache_version_bump, cached
+from config.cache import (
+    cache_get,
+    cache_get_many,
+    cache_set,
+    cache_version,
+    cache_version_bump,
+    cached,
+)
 
 TTL_SECONDS = 15 * 60
 # Per-post counters outlive the entries keyed on them (see cache_version_bump).
@@ -22,7 +29,8 @@ POST_VERSION_TTL_SECONDS = 24 * 60 * 60
 FEED_VERSION_KEY = "content:feed:version"
 # Per host: the page's `next` link is an absolute URL.
 FEED_PAGE_KEY = "content:feed:first-page:{host}:v{version}"
-FEED_COUNT_KEY = "content:feed:count:{scope}:v{version}"
+# Holds (feed version, count), so one round trip reads the version and the count together.
+FEED_COUNT_KEY = "content:feed:count:{scope}"
 
 
 def _post_version_key(post_id: UUID | str) -> str:
@@ -59,9 +67,20 @@ def feed_first_page_cached(
 
 
 def feed_count_cached(scope: str, compute: Callable[[], int]) -> int:
-    """The count of an unfiltered list (`scope`: public, or all live posts for admins)."""
-    key = FEED_COUNT_KEY.format(scope=scope, version=cache_version(FEED_VERSION_KEY))
-    return cached(key, compute, TTL_SECONDS)[0]
+    """The count of an unfiltered list (`scope`: public, or all live posts for admins).
+
+    A count stored under an older feed version is recomputed, like any versioned entry.
+    """
+    key = FEED_COUNT_KEY.format(scope=scope)
+    found = cache_get_many([FEED_VERSION_KEY, key])
+    version = found.get(FEED_VERSION_KEY)
+    version = version if isinstance(version, int) else 1
+    stored = found.get(key)
+    if isinstance(stored, tuple) and stored[0] == version:
+        return stored[1]
+    count = compute()
+    cache_set(key, (version, count), TTL_SECONDS)
+    return count
 
 
 def post_invalidate(post_id: UUID) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -19,7 +18,7 @@ from config.idempotency import IdempotentMixin
 from config.openapi import error_responses
 from config.ordering import StrictOrderingFilter
 from content import selectors, services
-from content.filters import CommentFilterSet
+from content.filters import CommentFilterSet, FilterBackend
 from content.models import Comment
 from content.serializers import (
     CommentOutputSerializer,
@@ -64,7 +63,7 @@ TAG = "comments"
 class CommentViewSet(IdempotentMixin, viewsets.GenericViewSet):
     permission_classes = [IsMember]
     serializer_class = CommentOutputSerializer
-    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filter_backends = [FilterBackend, StrictOrderingFilter]
     filterset_class = CommentFilterSet
     ordering_fields = ["created_at"]
     ordering = ["-created_at"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponseBase
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -26,7 +25,7 @@ from config.ordering import StrictOrderingFilter
 from config.public_cache import remember_public_response
 from content import cache, selectors, services
 from content.exports import export_response
-from content.filters import CommentFilterSet, PostFilterSet, filtered
+from content.filters import CommentFilterSet, FilterBackend, PostFilterSet, filtered
 from content.models import Post
 from content.selectors.stats import post_stats
 from content.serializers import (
@@ -103,7 +102,7 @@ POST_EXAMPLE = {
 class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
     permission_classes = [IsMember]
     serializer_class = PostOutputSerializer
-    filter_backends = [DjangoFilterBackend, StrictOrderingFilter]
+    filter_backends = [FilterBackend, StrictOrderingFilter]
     filterset_class = PostFilterSet
     ordering_fields = ["created_at", "updated_at", "published_at", "title", "comment_count"]
     ordering = ["-created_at"]
