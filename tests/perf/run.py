@@ -36,6 +36,7 @@ SQLITE_BENCH_DATABASE = BASE_DIR / "var" / "bench-data.sqlite3"
 SQLITE_SCALE = ("--users", "1000", "--posts", "10000", "--comments", "100000")
 LOGINS = 10
 POST_IDS = 2000
+COLD_POST_IDS = 20000
 SEARCH_WORD = "festival"
 SEARCH_TAG = "python"
 
@@ -58,12 +59,16 @@ TARGETS = (
     Target("cached first page GET /posts", "/api/v1/posts", warm_up=True),
     Target("anonymous GET /posts?limit=20", "/api/v1/posts?limit=20"),
     Target("bearer    GET /posts?limit=20", "/api/v1/posts?limit=20", script="bearer_list"),
-    Target("random    GET /posts/{id}", "/api/v1/posts", script="detail"),
+    Target(
+        "hot post  GET /posts/{id} (warm cache)", "/api/v1/posts", script="detail", warm_up=True
+    ),
+    Target("cold post GET /posts/{id} (uncached)", "/api/v1/posts", script="detail_cold"),
     Target(
         "search    GET /posts?search&tag",
         f"/api/v1/posts?search={SEARCH_WORD}&status=published&tag={SEARCH_TAG}&limit=20",
     ),
     Target("comment   POST /posts/{id}/comments", "/api/v1/posts", script="comment"),
+    Target("read-heavy mix (cache hit rate below)", "/api/v1/posts", script="mix"),
 )
 
 LUA_RANDOM = """
@@ -79,6 +84,47 @@ local function pick(list)
   return list[math.random(#list)]
 end
 """
+# A read-heavy day: mostly recent posts and the feed, some profiles, older posts and filtered
+# lists, and 5 % writes (comments on recent posts, which move their cache entries on). The
+# X-Cache header of every answer is counted: the hit rate over the cacheable reads.
+LUA_MIX = """
+hits, misses, uncached = 0, 0, 0
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("seed", #threads)
+end
+request = function()
+  local r = math.random(100)
+  if r <= 50 then return wrk.format("GET", "/api/v1/posts/" .. pick(ids)) end
+  if r <= 65 then return wrk.format("GET", "/api/v1/posts") end
+  if r <= 75 then return wrk.format("GET", "/api/v1/users/" .. pick(user_ids)) end
+  if r <= 85 then return wrk.format("GET", "/api/v1/posts/" .. pick(cold_ids)) end
+  if r <= 95 then return wrk.format("GET", "/api/v1/posts?tag=python&limit=20") end
+  local headers = {
+    ["Authorization"] = "Bearer " .. pick(tokens),
+    ["Content-Type"] = "application/json",
+  }
+  return wrk.format("POST", "/api/v1/posts/" .. pick(ids) .. "/comments", headers,
+    '{"body": "Mixed-load comment"}')
+end
+response = function(status, headers, body)
+  local state = headers["x-cache"] or headers["X-Cache"]
+  if state == "hit" then hits = hits + 1
+  elseif state == "miss" then misses = misses + 1
+  else uncached = uncached + 1 end
+end
+done = function(summary, latency, requests)
+  local h, m, u = 0, 0, 0
+  for _, thread in ipairs(threads) do
+    h = h + thread:get("hits")
+    m = m + thread:get("misses")
+    u = u + thread:get("uncached")
+  end
+  io.write(string.format("cache: %d hits, %d misses, %d uncached\\n", h, m, u))
+end
+"""
+
 LUA_SCRIPTS = {
     "bearer_list": """
 request = function()
@@ -89,6 +135,11 @@ end
     "detail": """
 request = function()
   return wrk.format("GET", "/api/v1/posts/" .. pick(ids))
+end
+""",
+    "detail_cold": """
+request = function()
+  return wrk.format("GET", "/api/v1/posts/" .. pick(cold_ids))
 end
 """,
     "comment": """
@@ -171,10 +222,16 @@ def bench_fixtures(env: dict[str, str]) -> dict[str, object]:
         "import json, django; django.setup()\n"
         "from content.management.commands.seed_bench import BENCH_PASSWORD, bench_username\n"
         "from content.models import Post\n"
-        "ids = Post.objects.filter(status='published', deleted_at__isnull=True)"
-        f".order_by('?').values_list('id', flat=True)[:{POST_IDS}]\n"
+        "published = Post.objects.filter(status='published', deleted_at__isnull=True)\n"
+        # The hot set: the most recent posts, which `warm_cache` puts in the cache.
+        f"ids = published.order_by('-created_at').values_list('id', flat=True)[:{POST_IDS}]\n"
+        # Older posts nobody read lately: each request goes through Django and the database.
+        f"cold = published.order_by('?').values_list('id', flat=True)[:{COLD_POST_IDS}]\n"
         f"print(json.dumps({{'users': [bench_username(i) for i in range({LOGINS})], "
-        "'password': BENCH_PASSWORD, 'ids': [str(i) for i in ids]}))\n"
+        "'password': BENCH_PASSWORD, 'ids': [str(i) for i in ids], "
+        "'cold_ids': [str(i) for i in cold], "
+        "'user_ids': sorted({str(p.author_id) for p in published.order_by('-created_at')"
+        f"[:{POST_IDS}].only('author_id')}})}}))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script],
@@ -217,10 +274,15 @@ def log_in(base_url: str, usernames: list[str], password: str) -> list[str]:
     return tokens
 
 
-def write_scripts(directory: Path, ids: list[str], tokens: list[str]) -> dict[str, Path]:
-    data = f"ids = {lua_list(ids)}\ntokens = {lua_list(tokens)}\n"
+def write_scripts(
+    directory: Path, ids: list[str], cold_ids: list[str], user_ids: list[str], tokens: list[str]
+) -> dict[str, Path]:
+    data = (
+        f"ids = {lua_list(ids)}\ncold_ids = {lua_list(cold_ids)}\n"
+        f"user_ids = {lua_list(user_ids)}\ntokens = {lua_list(tokens)}\n"
+    )
     paths = {}
-    for name, body in LUA_SCRIPTS.items():
+    for name, body in {**LUA_SCRIPTS, "mix": LUA_MIX}.items():
         paths[name] = directory / f"{name}.lua"
         paths[name].write_text(data + LUA_RANDOM + body)
     return paths
@@ -258,8 +320,18 @@ def parse_wrk(output: str) -> dict[str, float]:
         "p90": millis(percentiles["90"]),
         "p99": millis(percentiles["99"]),
         "non_2xx": int(errors.group(1)) if errors else 0,
+        **_cache_counts(output),
         "socket_errors": sum(int(n) for n in sockets.groups()) if sockets else 0,
     }
+
+
+def _cache_counts(output: str) -> dict[str, float]:
+    """The X-Cache tally a script printed (the read-heavy mix), if any."""
+    match = re.search(r"cache: (\d+) hits, (\d+) misses, (\d+) uncached", output)
+    if match is None:
+        return {}
+    hits, misses, uncached = (int(n) for n in match.groups())
+    return {"hits": hits, "misses": misses, "uncached": uncached}
 
 
 def run_wrk(
@@ -397,7 +469,14 @@ def main() -> None:
         wait_until_up(base_url, server)
         tokens = log_in(base_url, fixtures["users"], fixtures["password"])
         with tempfile.TemporaryDirectory() as scratch:
-            scripts = write_scripts(Path(scratch), fixtures["ids"], tokens)
+            scripts = write_scripts(
+                Path(scratch),
+                fixtures["ids"],
+                fixtures["cold_ids"],
+                fixtures["user_ids"],
+                tokens,
+            )
+            manage(env, "warm_cache", "--posts", str(POST_IDS * 2))
             for target in TARGETS:
                 if args.only and not any(word in target.label for word in args.only):
                     continue
@@ -440,6 +519,14 @@ def main() -> None:
             f"{label:<38}{row['rps']:>9.0f}{row['p50']:>9.1f}{row['p90']:>9.1f}"
             f"{row['p99']:>9.1f}{row['non_2xx']:>9}{row['socket_errors']:>9}"
         )
+    for label, row in rows:
+        if "hits" in row:
+            cacheable = row["hits"] + row["misses"]
+            rate = 100 * row["hits"] / cacheable if cacheable else 0.0
+            print(
+                f"\n{label}: cache hit rate {rate:.1f} % of {cacheable:.0f} cacheable reads "
+                f"({row['uncached']:.0f} other requests: filtered lists, writes)"
+            )
 
 
 if __name__ == "__main__":
