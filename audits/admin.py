@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest
 from rest_framework.exceptions import ValidationError
 
@@ -50,7 +50,8 @@ class AuditRecordAdmin(admin.ModelAdmin):
     search_fields = ("=request_id", "=target_id", "=action", "actor__username")
     search_help_text = "Exact request id, target id or action, or part of the actor's username."
     list_select_related = ("actor",)
-    ordering = ("-sequence",)
+    # Newest first; records awaiting their seal (no sequence yet) on top.
+    ordering = (F("sequence").desc(nulls_first=True), F("id").desc())
     fields = (*FIXED_FIELDS, "status", "note")
     readonly_fields = FIXED_FIELDS
     # Counting a long trail on every page view is most of the page's database work.
@@ -86,7 +87,7 @@ class AuditRecordAdmin(admin.ModelAdmin):
     @admin.action(description="Redact (clear changes, ip, user agent and note for good)")
     def redact(self, request: HttpRequest, queryset: QuerySet[AuditRecord]) -> None:
         redacted = 0
-        for record in queryset.filter(redacted=False).order_by("sequence"):
+        for record in queryset.filter(redacted=False).order_by("sequence", "id"):
             audit_record_redact(record=record, actor=request.user)
             redacted += 1
         self.message_user(request, f"Redacted {redacted} record(s).", messages.SUCCESS)
@@ -94,6 +95,6 @@ class AuditRecordAdmin(admin.ModelAdmin):
     def _set_status(
         self, request: HttpRequest, queryset: QuerySet[AuditRecord], status: str
     ) -> None:
-        for record in queryset.order_by("sequence"):
+        for record in queryset.order_by("sequence", "id"):
             audit_record_update(record=record, actor=request.user, status=status)
         self.message_user(request, f"Updated {queryset.count()} record(s).", messages.SUCCESS)

@@ -13,6 +13,11 @@ So the chain covers everything that describes the event, while redaction (which 
 digested fields) and the workflow fields `status` and `note` leave every link intact. A
 redacted row is checked for being empty and for the `audit.redacted` record that names it.
 
+A record is inserted unsealed (no `sequence`, `prev_hash` or `hash`) in its writer's
+transaction and linked in just after the commit by `audits.services.audit_chain_seal`. Until
+then only its content digest exists, so an edit made to it directly in SQL is not detectable;
+verification reports such records as awaiting their seal, not as problems.
+
 Plain SHA-256 with no secret: anyone with write access to the database who rewrites a record
 *and every later one* and the head can hide it. `verify_audit_chain --anchor SEQ:HASH` checks
 against head hashes kept elsewhere (the command prints one), which closes that gap.
@@ -179,6 +184,7 @@ class ChainReport:
     last_hash: str = GENESIS_HASH
     problems: list[ChainProblem] = field(default_factory=list)
     problem_count: int = 0
+    unsealed: int = 0
 
     @property
     def intact(self) -> bool:
@@ -216,15 +222,16 @@ _ROW_FIELDS = (
 
 
 def chain_verify(*, anchors: Iterable[tuple[int, str]] = (), chunk_size: int = 2000) -> ChainReport:
-    """Walk every record in sequence order, streaming, and report what does not add up.
+    """Walk every sealed record in sequence order, streaming, and report what does not add up.
 
-    The head is read first and only records up to it are walked, so appends committed while
-    the walk runs are not mistaken for a broken end.
+    The head is read first and only records up to it are walked, so records sealed while the
+    walk runs are not mistaken for a broken end. Records still awaiting their seal are
+    counted (`unsealed`), not checked: they have no place in the chain yet.
     """
     report = ChainReport()
     expected_anchors = dict(anchors)
     head = AuditChainHead.objects.filter(pk=1).first()
-    rows = AuditRecord.objects.order_by("sequence")
+    rows = AuditRecord.objects.filter(sequence__isnull=False).order_by("sequence")
     if head is not None:
         rows = rows.filter(sequence__lte=head.sequence)
     unannounced_redactions: dict[str, int] = {}
@@ -242,6 +249,14 @@ def chain_verify(*, anchors: Iterable[tuple[int, str]] = (), chunk_size: int = 2
         report.records += 1
         report.last_sequence = row.sequence
         report.last_hash = row.hash
+    if unannounced_redactions:
+        # The audit.redacted record may be committed but not sealed yet, or sealed after the
+        # head was read: it still announces the redaction.
+        later = AuditRecord.objects.filter(
+            action=REDACTION_ACTION, target_id__in=list(unannounced_redactions)
+        ).exclude(sequence__lte=report.last_sequence)
+        for target_id in later.values_list("target_id", flat=True):
+            unannounced_redactions.pop(target_id, None)
     for record_id, sequence in unannounced_redactions.items():
         report.add(
             ChainProblem(record_id, sequence, "marked redacted, but no audit.redacted record")
@@ -249,6 +264,7 @@ def chain_verify(*, anchors: Iterable[tuple[int, str]] = (), chunk_size: int = 2
     for sequence in sorted(expected_anchors):
         report.add(ChainProblem(None, sequence, f"no record with anchored sequence {sequence}"))
     _head_problems(head, report)
+    report.unsealed = AuditRecord.objects.filter(sequence__isnull=True).count()
     return report
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from uuid_utils.compat import uuid7
 
 ACTION_MAX_LENGTH = 100
@@ -34,7 +34,13 @@ class AuditRecord(models.Model):
     """
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    sequence = models.BigIntegerField(unique=True, editable=False)
+    sequence = models.BigIntegerField(
+        unique=True,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Position in the chain; NULL until the record is sealed (just after commit).",
+    )
     occurred_at = models.DateTimeField(editable=False)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -67,16 +73,34 @@ class AuditRecord(models.Model):
         editable=False,
         help_text="Salted SHA-256 of changes, ip and user agent, taken at write time.",
     )
-    prev_hash = models.CharField(max_length=64, editable=False)
-    hash = models.CharField(max_length=64, editable=False)
+    # NULL (not "") marks an unsealed record, like `sequence`; the check constraint below
+    # keeps the three in step.
+    prev_hash = models.CharField(  # noqa: DJ001
+        max_length=64, null=True, blank=True, editable=False
+    )
+    hash = models.CharField(  # noqa: DJ001
+        max_length=64,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Link hash; NULL until the record is sealed (just after commit).",
+    )
 
     class Meta:
-        ordering = ["-sequence"]
+        # Newest first: records awaiting their seal (no sequence yet) come before every sealed
+        # one, in id (UUIDv7, time) order. PostgreSQL's `DESC` indexes hold NULLs first, so
+        # the indexes on `-sequence` still serve this order.
+        ordering = [F("sequence").desc(nulls_first=True), F("id").desc()]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=AuditStatus.values), name="audits_record_status_valid"
             ),
             models.CheckConstraint(condition=Q(sequence__gte=1), name="audits_record_sequence_pos"),
+            models.CheckConstraint(
+                condition=Q(sequence__isnull=True, prev_hash__isnull=True, hash__isnull=True)
+                | Q(sequence__isnull=False, prev_hash__isnull=False, hash__isnull=False),
+                name="audits_record_sealed_whole",
+            ),
             models.CheckConstraint(
                 condition=~Q(action="") & ~Q(target_type=""), name="audits_record_action_set"
             ),
@@ -95,17 +119,24 @@ class AuditRecord(models.Model):
             models.Index(fields=["request_id", "-sequence"], name="audits_record_request"),
             models.Index(fields=["status", "-sequence"], name="audits_record_status"),
             models.Index(fields=["-occurred_at"], name="audits_record_occurred"),
+            # The records awaiting their seal, in the order the sealer takes them.
+            models.Index(
+                fields=["id"], condition=Q(sequence__isnull=True), name="audits_record_unsealed"
+            ),
         ]
 
     def __str__(self) -> str:
+        if self.sequence is None:
+            return f"(unsealed) {self.action} {self.target_type}:{self.target_id}"
         return f"#{self.sequence} {self.action} {self.target_type}:{self.target_id}"
 
 
 class AuditChainHead(models.Model):
-    """The newest link of the chain, in a single row that every append locks and moves.
+    """The newest sealed link of the chain, in a single row that every seal locks and moves.
 
-    The lock serialises appends, so two writers never link to the same predecessor; the row
-    also lets verification notice records cut off the end of the chain.
+    The lock serialises sealers (never the writers: records are inserted unsealed), so two
+    sealers never link to the same predecessor; the row also lets verification notice records
+    cut off the end of the chain.
     """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)

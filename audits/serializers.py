@@ -83,6 +83,20 @@ class AuditRecordOutputSerializer(serializers.ModelSerializer):
             "redacted",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "sequence": {
+                "help_text": (
+                    "Position in the hash chain (1, 2, 3 …). Null for the few milliseconds "
+                    "between the record's commit and its seal."
+                )
+            },
+            "hash": {
+                "help_text": (
+                    "The chain link. Null, like `sequence`, until the record is sealed "
+                    "(normally milliseconds after it was written)."
+                )
+            },
+        }
 
     @extend_schema_field(ActorSerializer(allow_null=True))
     def get_actor(self, record: AuditRecord) -> dict[str, Any] | None:

@@ -1,10 +1,18 @@
-"""Writes of the audits app: appending to the chain, workflow edits, redaction.
+"""Writes of the audits app: appending to the chain, sealing it, workflow edits, redaction.
 
 Every other app's service calls `audit_record_write` (or `audit_records_write` for many events
 at once) inside its own transaction, so the write and its record commit or roll back together.
-Call it as the *last* write of the transaction: an append takes the chain lock (one row,
-`AuditChainHead`), which is held until commit. Every other audited writer waits for it, and a
-row locked after it could deadlock with a transaction that locked that row first.
+The record is inserted *unsealed*: with its content digest, but without its place in the chain
+(`sequence`, `prev_hash`, `hash` are NULL). Appending takes no lock, so audited writers never
+queue behind one another. Still call it as the last write of the transaction, so a failing
+record rolls back everything it describes.
+
+Sealing (`audit_chain_seal`) links the committed, unsealed records into the chain in short
+transactions of its own, under the chain lock (the `AuditChainHead` row, and on PostgreSQL an
+advisory lock taken first). Each append asks for a seal once its transaction commits
+(`audit_chain_seal_soon`); a burst of writers is sealed by whichever of them holds the lock, in
+a few large batches, and the Celery beat task `tasks.audit_chain_seal` picks up anything a race
+left behind. See docs/audits.md for what this means for tamper evidence.
 """
 
 from __future__ import annotations
@@ -12,15 +20,17 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import ipaddress
+import logging
 import math
 import secrets
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django.utils.functional import Promise
 from rest_framework.exceptions import ValidationError
@@ -46,8 +56,26 @@ from audits.models import (
 )
 from config.context import current_request_id, current_request_origin
 
+logger = logging.getLogger(__name__)
+
 AUDIT_TARGET = "audit"
 UPDATE_ACTION = "audit.updated"
+SEAL_BATCH_SIZE = 1000
+# How long an on-commit seal keeps sealing other writers' records before it returns.
+SEAL_SOON_BUDGET_SECONDS = 0.05
+# pg_advisory_xact_lock key of the sealer: "AUDITSEA" read as a big-endian 64-bit integer.
+SEAL_LOCK_KEY = int.from_bytes(b"AUDITSEA", "big") - 2**63
+_SEALED_FIELDS = ["sequence", "prev_hash", "hash"]
+_LINKED_FIELDS = (
+    "id",
+    "occurred_at",
+    "actor",
+    "action",
+    "target_type",
+    "target_id",
+    "request_id",
+    "content_digest",
+)
 
 # The events the application itself records. External callers may not send these, so a
 # service key cannot forge a login or a role change in the trail.
@@ -113,7 +141,11 @@ def audit_record_write(
 
 
 def audit_records_write(*, events: Sequence[AuditEvent]) -> list[AuditRecord]:
-    """Append several records under one chain lock and one INSERT (bulk writes)."""
+    """Insert several records, unsealed, in one INSERT (bulk writes); no chain lock is taken.
+
+    The records get their `sequence` and `hash` from `audit_chain_seal`, which is asked for
+    when the caller's transaction commits.
+    """
     if not events:
         return []
     checked = [_event_checked(event) for event in events]
@@ -123,11 +155,9 @@ def audit_records_write(*, events: Sequence[AuditEvent]) -> list[AuditRecord]:
     user_agent = _printable(origin.user_agent)[:USER_AGENT_MAX_LENGTH]
     records: list[AuditRecord] = []
     with transaction.atomic(savepoint=False):
-        head = _chain_head_lock()
         for event, changes in checked:
             record = AuditRecord(
                 id=uuid7(),
-                sequence=head.sequence + 1,
                 occurred_at=timezone.now(),
                 actor=event.actor,
                 action=event.action,
@@ -138,15 +168,60 @@ def audit_records_write(*, events: Sequence[AuditEvent]) -> list[AuditRecord]:
                 ip=ip,
                 user_agent=user_agent,
                 content_salt=secrets.token_hex(16),
-                prev_hash=head.hash,
             )
             record.content_digest = record_content_digest(record)
-            record.hash = record_link_hash(record)
-            head.sequence, head.hash = record.sequence, record.hash
             records.append(record)
         AuditRecord.objects.bulk_create(records)
-        head.save(update_fields=["sequence", "hash"])
+        transaction.on_commit(audit_chain_seal_soon, robust=True)
     return records
+
+
+def audit_chain_seal(
+    *, batch_size: int = SEAL_BATCH_SIZE, wait: bool = True, budget: float | None = None
+) -> int:
+    """Link every committed, unsealed record into the chain; returns how many were sealed.
+
+    Works in batches of at most `batch_size` records, each in its own short transaction under
+    the chain lock: the records are taken in id order (UUIDv7, so time order), numbered on from
+    the head, hashed exactly as `audits.chain.link_hash` says, written back with one UPDATE,
+    and the head moves to the last of them.
+
+    With `wait=False` a sealer that finds another one at work returns at once. No record is
+    stranded by that: the sealer at work checks for unsealed records again after each commit
+    (when its lock is gone), so it sees every record whose own hook found the lock busy, and
+    seals it, or leaves it to whoever holds the lock by then. `budget` (seconds) bounds that
+    looping, so one request does not seal for everybody during a long burst; what it leaves is
+    sealed by the next write or by the beat task. Must not run inside a transaction that also
+    wrote records it is meant to seal.
+    """
+    total = 0
+    deadline = None if budget is None else time.monotonic() + budget
+    while True:
+        sealed = _chain_seal_batch(batch_size=batch_size, wait=wait)
+        if sealed is None:
+            return total
+        total += sealed
+        if sealed == batch_size:
+            continue
+        if deadline is not None and time.monotonic() > deadline:
+            return total
+        if not AuditRecord.objects.filter(sequence__isnull=True).exists():
+            return total
+
+
+def audit_chain_seal_soon() -> None:
+    """The on-commit hook of every append: seal now unless another sealer is at work.
+
+    On PostgreSQL the lock is only tried, so under load the writers do not queue behind one
+    another here either; whatever a race leaves unsealed is taken by the next write's seal or
+    by the beat task (`tasks.audit_chain_seal`). SQLite serialises writers anyway, so there
+    the seal simply waits its turn.
+    """
+    try:
+        audit_chain_seal(wait=connection.vendor != "postgresql", budget=SEAL_SOON_BUDGET_SECONDS)
+    except Exception:
+        # The write itself committed; the beat task seals the record later.
+        logger.exception("Sealing the audit chain failed; the beat task will retry")
 
 
 def audit_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -299,16 +374,84 @@ def _event_checked(event: AuditEvent) -> tuple[AuditEvent, dict[str, list[Any]]]
     return event, changes
 
 
-def _chain_head_lock() -> AuditChainHead:
-    """The head row, locked until the transaction ends; created on the first append.
+def _chain_seal_batch(*, batch_size: int, wait: bool) -> int | None:
+    """Seal up to `batch_size` records in one transaction; None if the lock was busy."""
+    with transaction.atomic():
+        if not _chain_lock(wait=wait):
+            return None
+        head = _chain_head_lock()
+        pending = list(
+            AuditRecord.objects.filter(sequence__isnull=True)
+            .order_by("id")
+            .only(*_LINKED_FIELDS)[:batch_size]
+        )
+        if not pending:
+            return 0
+        for record in pending:
+            record.sequence, record.prev_hash = head.sequence + 1, head.hash
+            record.hash = record_link_hash(record)
+            head.sequence, head.hash = record.sequence, record.hash
+        _sealed_fields_update(pending)
+        head.save(update_fields=["sequence", "hash"])
+        return len(pending)
 
-    Two first appends may race to create it: the loser's INSERT waits for the winner's
-    commit, fails, and then locks the winner's row like any later append.
+
+def _sealed_fields_update(records: list[AuditRecord]) -> None:
+    """Write the chain fields of `records` back in one UPDATE.
+
+    On PostgreSQL a join with a VALUES list (linear in the batch, where `bulk_update`'s CASE
+    per field is quadratic); elsewhere `bulk_update`.
+    """
+    if connection.vendor != "postgresql":
+        AuditRecord.objects.bulk_update(records, _SEALED_FIELDS, batch_size=len(records))
+        return
+    table = connection.ops.quote_name(AuditRecord._meta.db_table)
+    rows = ", ".join(["(%s::uuid, %s::bigint, %s, %s)"] * len(records))
+    params: list[Any] = []
+    for record in records:
+        params += [record.id, record.sequence, record.prev_hash, record.hash]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS r SET sequence = v.sequence, prev_hash = v.prev_hash, "  # noqa: S608
+            f"hash = v.hash FROM (VALUES {rows}) AS v(id, sequence, prev_hash, hash) "
+            "WHERE r.id = v.id AND r.sequence IS NULL",
+            params,
+        )
+        if cursor.rowcount != len(records):
+            raise RuntimeError("Audit records changed while they were being sealed")
+
+
+def _chain_lock(*, wait: bool) -> bool:
+    """On PostgreSQL, the sealer's advisory lock for this transaction (False if busy and
+    `wait` is off), taken before the head row so a busy sealer costs no row-lock queue.
+
+    Elsewhere (SQLite) the write transaction itself (BEGIN IMMEDIATE) serialises sealers.
+    """
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
+            return True
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+def _chain_head_lock() -> AuditChainHead:
+    """The head row, locked until the transaction ends; created on the first seal.
+
+    Two first seals may race to create it: the loser's INSERT waits for the winner's commit,
+    fails, and then locks the winner's row like any later seal.
     """
     head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
     if head is not None:
         return head
-    latest = AuditRecord.objects.order_by("-sequence").values("sequence", "hash").first()
+    latest = (
+        AuditRecord.objects.filter(sequence__isnull=False)
+        .order_by("-sequence")
+        .values("sequence", "hash")
+        .first()
+    )
     try:
         with transaction.atomic():
             return AuditChainHead.objects.create(

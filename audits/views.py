@@ -77,7 +77,8 @@ class AuditRecordListCreateView(IdempotentMixin, ListAPIView):
         return selectors.audit_record_list()
 
     def get_list_count(self, queryset: QuerySet[AuditRecord]) -> int:
-        """The whole trail's size from the chain head, instead of counting every row."""
+        """The whole trail's size from the chain head and the records awaiting their seal,
+        instead of counting every row."""
         filtered = any(
             self.request.query_params.get(name) for name in AuditRecordFilter.base_filters
         )
@@ -87,7 +88,9 @@ class AuditRecordListCreateView(IdempotentMixin, ListAPIView):
         tags=[TAG],
         summary="List audit records (admin)",
         description=(
-            "Newest first (chain order). Filters combine with AND; a malformed value is a 400. "
+            "Newest first (chain order; records awaiting their seal, whose `sequence` and "
+            "`hash` are still null, come first). Filters combine with AND; a malformed value "
+            "is a 400. "
             "`occurred_after` and `occurred_before` take a date or an ISO 8601 date-time."
         ),
         responses={200: AuditRecordOutputSerializer(many=True), **error_responses(400, 401, 403)},
@@ -126,6 +129,8 @@ class AuditRecordListCreateView(IdempotentMixin, ListAPIView):
         record = services.audit_external_event_write(
             actor=request.user, **serializer.validated_data
         )
+        # Read back: normally sealed by now (on commit), so `sequence` and `hash` are set.
+        record = selectors.audit_record_get(record_id=record.pk) or record
         return Response(AuditRecordOutputSerializer(record).data, status=status.HTTP_201_CREATED)
 
 

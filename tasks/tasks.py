@@ -65,3 +65,11 @@ def idempotency_keys_purge_task() -> int:
     from config.services import idempotency_keys_purge
 
     return idempotency_keys_purge()
+
+
+@shared_task(name="tasks.audit_chain_seal", ignore_result=True)
+def audit_chain_seal_task() -> int:
+    """Scheduled every minute: seal audit records a race left unsealed after their commit."""
+    from audits.services import audit_chain_seal
+
+    return audit_chain_seal()

@@ -204,6 +204,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "login-sessions-purge": {"task": "tasks.login_sessions_purge", "schedule": 24 * 3600.0},
     "idempotency-keys-purge": {"task": "tasks.idempotency_keys_purge", "schedule": 24 * 3600.0},
+    # Records are normally sealed milliseconds after their commit; this takes any left over.
+    "audit-chain-seal": {"task": "tasks.audit_chain_seal", "schedule": 60.0},
 }
 # The in-process worker and beat (threads of the ASGI process) stand in for the separate
 # processes when there is no broker to share: the memory transport only exists in-process.

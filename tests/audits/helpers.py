@@ -9,7 +9,7 @@ from django.db import connection
 
 from accounts.models import User
 from audits.models import AuditRecord
-from audits.services import audit_record_write
+from audits.services import audit_chain_seal, audit_record_write
 from config.context import RequestOrigin, request_id_var, request_origin_var
 
 AUDITS_URL = "/api/v1/audits"
@@ -24,12 +24,18 @@ def record(
     request_id: str | None = None,
     ip: str | None = None,
     user_agent: str = "",
+    seal: bool = True,
 ) -> AuditRecord:
-    """One record written by the service, as if during a request with these origins."""
+    """One record written by the service, as if during a request with these origins.
+
+    Then sealed, as it would be on commit (a test's transaction never commits), and returned
+    with its chain fields. `seal=False` inside a transaction of the caller's own: the record is
+    sealed when that commits.
+    """
     id_token = request_id_var.set(request_id)
     origin_token = request_origin_var.set(RequestOrigin(ip=ip, user_agent=user_agent))
     try:
-        return audit_record_write(
+        written = audit_record_write(
             action=action,
             target_type=action.split(".")[0],
             target_id=target_id,
@@ -39,6 +45,15 @@ def record(
     finally:
         request_origin_var.reset(origin_token)
         request_id_var.reset(id_token)
+    if seal:
+        sealed()
+        written.refresh_from_db(fields=["sequence", "prev_hash", "hash"])
+    return written
+
+
+def sealed() -> int:
+    """Seal what awaits its seal, as the on-commit hook would (tests run in a transaction)."""
+    return audit_chain_seal()
 
 
 def records_of(action: str) -> list[AuditRecord]:

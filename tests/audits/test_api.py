@@ -330,6 +330,30 @@ def test_cursor_pages_walk_the_trail_newest_first(admin_client) -> None:
     assert [item["sequence"] for item in second["results"]] == [2, 1]
 
 
+def test_records_awaiting_their_seal_come_first_with_null_chain_fields(admin_client) -> None:
+    for n in range(3):
+        record(target_id=f"sealed-{n}")
+    for n in range(2):
+        record(target_id=f"pending-{n}", seal=False)
+
+    body = admin_client.get(AUDITS_URL).json()
+    pages = admin_client.get(AUDITS_URL, {"cursor": "", "limit": 2}).json()
+    rest = admin_client.get(pages["next"]).json()
+
+    assert body["count"] == 5
+    assert [(item["target_id"], item["sequence"]) for item in body["results"]] == [
+        ("pending-1", None),
+        ("pending-0", None),
+        ("sealed-2", 3),
+        ("sealed-1", 2),
+        ("sealed-0", 1),
+    ]
+    assert [item["hash"] for item in body["results"][:2]] == [None, None]
+    assert [item["target_id"] for item in pages["results"] + rest["results"]] == [
+        item["target_id"] for item in body["results"][:4]
+    ]
+
+
 @pytest.mark.parametrize("limit", [5, 40])
 def test_list_query_count_does_not_grow_with_page_size(
     admin_client, django_assert_num_queries, limit: int

@@ -7,8 +7,10 @@ import threading
 import time
 import uuid
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection, transaction
 from rest_framework.exceptions import ValidationError
 
@@ -17,6 +19,7 @@ from audits.chain import GENESIS_HASH, chain_verify
 from audits.models import AuditChainHead, AuditRecord
 from audits.services import (
     AuditEvent,
+    audit_chain_seal,
     audit_changes,
     audit_external_event_write,
     audit_record_redact,
@@ -24,7 +27,7 @@ from audits.services import (
     audit_record_write,
     audit_records_write,
 )
-from tests.audits.helpers import record
+from tests.audits.helpers import record, sealed
 from tests.factories import AdminFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -198,15 +201,135 @@ def test_a_rolled_back_record_leaves_the_chain_intact() -> None:
     assert chain_verify().intact
 
 
-def test_many_events_are_written_under_one_lock_in_order() -> None:
+def test_many_events_are_inserted_unsealed_then_sealed_in_order() -> None:
     actor = UserFactory()
     events = [AuditEvent("post.created", "post", str(n), actor, {"n": [None, n]}) for n in range(5)]
 
     written = audit_records_write(events=events)
 
-    assert [r.sequence for r in written] == [1, 2, 3, 4, 5]
-    assert [r.target_id for r in AuditRecord.objects.order_by("sequence")] == list("01234")
+    assert [(r.sequence, r.prev_hash, r.hash) for r in written] == [(None, None, None)] * 5
+    assert all(r.content_digest for r in written)
+    assert sealed() == 5
+    stored = list(AuditRecord.objects.order_by("sequence"))
+    assert [r.sequence for r in stored] == [1, 2, 3, 4, 5]
+    assert [r.target_id for r in stored] == list("01234")
+    assert stored[0].prev_hash == GENESIS_HASH
+    assert [r.prev_hash for r in stored[1:]] == [r.hash for r in stored[:-1]]
+    assert AuditChainHead.objects.get().sequence == 5
     assert chain_verify().intact
+
+
+def test_a_record_is_sealed_when_its_transaction_commits(
+    django_capture_on_commit_callbacks,
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        written = audit_record_write(action="invoice.paid", target_type="invoice", target_id="1")
+        assert AuditRecord.objects.get(pk=written.pk).sequence is None
+
+    stored = AuditRecord.objects.get(pk=written.pk)
+    assert len(callbacks) == 1
+    assert (stored.sequence, stored.prev_hash) == (1, GENESIS_HASH)
+    assert stored.hash
+    assert chain_verify().intact
+
+
+def test_sealing_with_nothing_to_seal_changes_nothing() -> None:
+    record()
+    head = AuditChainHead.objects.get()
+
+    assert audit_chain_seal() == 0
+    assert AuditChainHead.objects.get().hash == head.hash
+
+
+def test_sealing_goes_in_bounded_batches() -> None:
+    audit_records_write(events=[AuditEvent("post.created", "post", str(n)) for n in range(7)])
+
+    assert audit_chain_seal(batch_size=3) == 7
+    assert list(AuditRecord.objects.order_by("sequence").values_list("sequence", flat=True)) == [
+        *range(1, 8)
+    ]
+    assert chain_verify().intact
+
+
+def test_a_sealed_record_is_sealed_only_once() -> None:
+    first = record()
+
+    audit_records_write(events=[AuditEvent("post.created", "post", "x")])
+    sealed()
+
+    first.refresh_from_db()
+    assert first.sequence == 1
+    assert AuditRecord.objects.filter(sequence__isnull=True).count() == 0
+    assert AuditChainHead.objects.get().sequence == 2
+
+
+def test_an_unsealed_tail_is_reported_not_failed() -> None:
+    record()
+    record()
+    audit_records_write(events=[AuditEvent("post.created", "post", str(n)) for n in range(3)])
+
+    report = chain_verify()
+    out = StringIO()
+    call_command("verify_audit_chain", "--no-seal", stdout=out)
+
+    assert (report.intact, report.records, report.unsealed) == (True, 2, 3)
+    assert "3 records awaiting their seal." in out.getvalue()
+    assert "Audit chain intact: 2 records" in out.getvalue()
+
+
+def test_the_command_seals_before_it_verifies() -> None:
+    record()
+    audit_records_write(events=[AuditEvent("post.created", "post", str(n)) for n in range(3)])
+    out = StringIO()
+
+    call_command("verify_audit_chain", stdout=out)
+
+    assert "Audit chain intact: 4 records" in out.getvalue()
+    assert "awaiting" not in out.getvalue()
+    assert not AuditRecord.objects.filter(sequence__isnull=True).exists()
+
+
+def test_an_unsealed_record_can_be_redacted_and_still_seals_into_a_valid_chain() -> None:
+    admin = AdminFactory()
+    target = record(changes={"email": [None, "anna@example.org"]}, ip="10.1.2.3", seal=False)
+
+    audit_record_redact(record=target, actor=admin)
+    sealed()
+
+    target.refresh_from_db()
+    assert (target.redacted, target.changes, target.sequence) == (True, {}, 1)
+    assert AuditRecord.objects.get(action="audit.redacted").sequence == 2
+    assert chain_verify().intact
+
+
+def test_a_redaction_awaiting_its_seal_still_announces_the_redaction() -> None:
+    target = record()
+
+    audit_record_redact(record=target, actor=None)
+
+    report = chain_verify()
+    assert (report.intact, report.redacted, report.unsealed) == (True, 1, 1)
+
+
+def test_an_edit_in_sql_to_an_unsealed_record_is_sealed_in_undetected() -> None:
+    """The documented trade-off: before its seal, a record is not yet tamper-evident."""
+    target = record(seal=False)
+    AuditRecord.objects.filter(pk=target.pk).update(action="invoice.voided")
+
+    sealed()
+
+    assert AuditRecord.objects.get(pk=target.pk).action == "invoice.voided"
+    assert chain_verify().intact
+
+
+def test_the_count_includes_records_awaiting_their_seal() -> None:
+    from audits.selectors import audit_record_count
+
+    record()
+    record()
+    audit_records_write(events=[AuditEvent("post.created", "post", str(n)) for n in range(3)])
+
+    assert audit_record_count() == 5
 
 
 def test_the_chain_head_is_rebuilt_from_the_last_record_when_missing() -> None:
@@ -308,7 +431,7 @@ def test_parallel_appends_never_fork_the_chain() -> None:
             barrier.wait(timeout=10)
             for i in range(per_writer):
                 with transaction.atomic():
-                    record(target_id=f"{n}-{i}")
+                    record(target_id=f"{n}-{i}", seal=False)
                     # Hold the transaction open a little, as a real service would.
                     time.sleep(0.002)
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
@@ -324,9 +447,11 @@ def test_parallel_appends_never_fork_the_chain() -> None:
 
     total = writers * per_writer
     assert errors == []
+    audit_chain_seal()  # what the beat task does, should a last hook have found the lock busy
     assert sorted(AuditRecord.objects.values_list("sequence", flat=True)) == list(
         range(1, total + 1)
     )
+    assert AuditChainHead.objects.get().sequence == total
     assert AuditRecord.objects.values("prev_hash").distinct().count() == total
     assert chain_verify().intact
 
@@ -353,5 +478,93 @@ def test_parallel_first_appends_create_one_head() -> None:
         thread.join(timeout=60)
 
     assert errors == []
+    audit_chain_seal()
     assert AuditChainHead.objects.get().sequence == writers
     assert chain_verify().intact
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_parallel_writers_ends_in_a_fully_sealed_verifiable_chain() -> None:
+    writers, per_writer = 16, 8
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def append(n: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            for i in range(per_writer):
+                if i % 2:
+                    audit_records_write(
+                        events=[AuditEvent("post.created", "post", f"{n}-{i}-{k}") for k in "ab"]
+                    )
+                else:
+                    record(target_id=f"{n}-{i}", seal=False)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    total = writers * (per_writer // 2) * 3
+    assert errors == []
+    # Sealed by the writers' own on-commit hooks; at most a few left for the beat task.
+    assert AuditRecord.objects.filter(sequence__isnull=True).count() <= writers
+    audit_chain_seal()
+    sequences = list(AuditRecord.objects.order_by("sequence").values_list("sequence", flat=True))
+    assert sequences == list(range(1, total + 1))
+    out = StringIO()
+    call_command("verify_audit_chain", "--no-seal", stdout=out)
+    assert f"Audit chain intact: {total} records" in out.getvalue()
+    assert "awaiting" not in out.getvalue()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_on_commit_seal_returns_at_once_while_another_sealer_works() -> None:
+    from audits.services import SEAL_LOCK_KEY
+
+    locked, release = threading.Event(), threading.Event()
+
+    def other_sealer() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=other_sealer)
+    holder.start()
+    try:
+        assert locked.wait(timeout=10)
+        started = time.monotonic()
+        for n in range(3):
+            record(target_id=str(n), seal=False)
+        assert time.monotonic() - started < 5
+        assert AuditRecord.objects.filter(sequence__isnull=True).count() == 3
+    finally:
+        release.set()
+        holder.join(timeout=30)
+
+    assert audit_chain_seal() == 3
+    assert chain_verify().intact
+
+
+def test_the_beat_task_seals_what_awaits_its_seal() -> None:
+    from django.conf import settings
+
+    from tasks.tasks import audit_chain_seal_task
+
+    audit_records_write(events=[AuditEvent("post.created", "post", str(n)) for n in range(2)])
+
+    assert audit_chain_seal_task() == 2
+    assert settings.CELERY_BEAT_SCHEDULE["audit-chain-seal"] == {
+        "task": "tasks.audit_chain_seal",
+        "schedule": 60.0,
+    }

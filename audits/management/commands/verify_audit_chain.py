@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audits.chain import chain_verify
+from audits.services import audit_chain_seal
 
 ANCHOR_PATTERN = re.compile(r"(?P<sequence>[0-9]+):(?P<hash>[0-9a-f]{64})")
 PROBLEMS_SHOWN = 20
@@ -23,7 +24,9 @@ def _anchor(text: str) -> tuple[int, str]:
 class Command(BaseCommand):
     help = (
         "Verify the audit hash chain. Exits 0 with a summary when intact; otherwise exits 1 "
-        "and names the first bad record (id, sequence and what is wrong)."
+        "and names the first bad record (id, sequence and what is wrong). Seals the records "
+        "awaiting their seal first, unless --no-seal; any left unsealed are reported, not "
+        "counted as problems."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -44,9 +47,18 @@ class Command(BaseCommand):
             default=2000,
             help="Records fetched per round trip while streaming (default 2000).",
         )
+        parser.add_argument(
+            "--no-seal",
+            action="store_true",
+            help="Only verify: do not seal the committed records still awaiting their seal.",
+        )
 
     def handle(self, *args: Any, anchor: list[tuple[int, str]], **options: Any) -> None:
+        if not options["no_seal"]:
+            audit_chain_seal()
         report = chain_verify(anchors=anchor, chunk_size=options["chunk_size"])
+        if report.unsealed:
+            self.stdout.write(f"{report.unsealed} records awaiting their seal.")
         first = report.first_problem
         if first is None:
             self.stdout.write(
