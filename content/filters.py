@@ -2,62 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import Lower
-from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
+from config.date_filters import DateOrDateTimeFilter
 from content.models import LIVE, Comment, Post, PostStatus
 from content.selectors import post_search
 
 SEARCH_MAX_LENGTH = 200
-
-
-class DateOrDateTimeField(forms.Field):
-    """`2026-11-22` or `2026-11-22T10:00:00Z`; a date is the start of that day (UTC)."""
-
-    default_error_messages = {"invalid": "Enter a date (YYYY-MM-DD) or an ISO 8601 date-time."}
-
-    def to_python(self, value: Any) -> tuple[dt.datetime, bool] | None:
-        if value in (None, ""):
-            return None
-        text = str(value).strip()
-        try:
-            if len(text) == 10:
-                day = dt.date.fromisoformat(text)
-                return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC), True
-            moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
-        if timezone.is_naive(moment):
-            moment = moment.replace(tzinfo=dt.UTC)
-        return moment, False
-
-
-class DateOrDateTimeFilter(django_filters.Filter):
-    """`*_after` is inclusive; `*_before` with a date includes that whole day."""
-
-    field_class = DateOrDateTimeField
-
-    def __init__(self, *args: Any, before: bool, **kwargs: Any) -> None:
-        self.before = before
-        super().__init__(*args, **kwargs)
-
-    def filter(self, qs: QuerySet, value: tuple[dt.datetime, bool] | None) -> QuerySet:
-        if value is None:
-            return qs
-        moment, is_date = value
-        if self.before:
-            if is_date:
-                return qs.filter(**{f"{self.field_name}__lt": moment + dt.timedelta(days=1)})
-            return qs.filter(**{f"{self.field_name}__lte": moment})
-        return qs.filter(**{f"{self.field_name}__gte": moment})
 
 
 class TextFilter(django_filters.CharFilter):

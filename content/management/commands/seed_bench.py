@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import random
 import time
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -284,11 +285,12 @@ class Generator:
         return rows
 
 
-class Loader:
+class Loader(ABC):
     """Writes rows of one model; subclasses for PostgreSQL COPY and for bulk_create."""
 
+    @abstractmethod
     def write(self, model: type[models.Model], rows: Iterable[dict[str, Any]]) -> int:
-        raise NotImplementedError
+        """Write `rows` of `model`; returns how many."""
 
 
 class CopyLoader(Loader):
