@@ -44,19 +44,26 @@ def _trusted(address: IPAddress, networks: Iterable[IPNetwork]) -> bool:
 
 
 def client_ip(request: HttpRequest) -> str:
-    """REMOTE_ADDR, or behind trusted proxies the rightmost forwarded address that is not one.
+    """The client's address for a Django request (see `client_address`)."""
+    return client_address(
+        request.META.get("REMOTE_ADDR") or "", request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
+
+
+def client_address(raw_remote_addr: str, forwarded_for: str) -> str:
+    """The peer's address, or behind trusted proxies the rightmost forwarded address that is
+    not one. For Django requests and for the ASGI layer in front of Django alike.
 
     Invalid entries in `X-Forwarded-For` are skipped. When every forwarded address is a trusted
     proxy, the leftmost of them is the best we know.
     """
-    raw_remote_addr = request.META.get("REMOTE_ADDR") or ""
     remote_addr = _parse(raw_remote_addr)
     if remote_addr is None:
         return raw_remote_addr
     networks = trusted_networks(tuple(settings.TRUSTED_PROXIES))
     if not _trusted(remote_addr, networks):
         return str(remote_addr)
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    forwarded = forwarded_for.split(",")
     valid = [address for address in map(_parse, reversed(forwarded)) if address is not None]
     for address in valid:
         if not _trusted(address, networks):

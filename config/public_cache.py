@@ -25,11 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import pickle
-import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
@@ -37,9 +34,9 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, HttpResponseBase
 
-from config.client_ip import client_ip
+from config.client_ip import client_address
 from config.context import accept_request_id, request_id_var
-from config.throttles import configured_rate, ip_identity
+from config.throttles import anonymous_identity, configured_rate, current_window
 
 logger = logging.getLogger("agora.cache")
 access_logger = logging.getLogger("agora.access")
@@ -163,13 +160,10 @@ class PublicResponseCache:
         pipeline = client.pipeline(transaction=False)
         standing = None
         if rate is not None:
-            address = _client_address(scope, headers)
-            now = time.time()
-            window_number = int(now // rate.window)
-            reset = max(1, math.ceil((window_number + 1) * rate.window - now))
-            identity = f"ip:{ip_identity(address)}"
-            key = backend.make_key(f"ratelimit:anon:{identity}:{rate.window}:{window_number}")
-            pipeline.set(key, 0, ex=2 * rate.window, nx=True)
+            identity = anonymous_identity(_client_address(scope, headers))
+            window = current_window("anon", identity, rate)
+            key = backend.make_key(window.key)
+            pipeline.set(key, 0, ex=window.timeout, nx=True)
             pipeline.incr(key)
         pipeline.get(backend.make_key(entry_key(host, scope["path"])))
         results = await pipeline.execute()
@@ -178,7 +172,7 @@ class PublicResponseCache:
             count = results[1]
             if count > rate.limit:
                 return False
-            standing = (rate.limit, max(0, rate.limit - count), reset)
+            standing = (rate.limit, max(0, rate.limit - count), window.reset)
         if raw is None:
             return False
         entry = pickle.loads(raw)  # noqa: S301 - our own cache, written by Django's backend
@@ -241,11 +235,7 @@ class PublicResponseCache:
 
 def _client_address(scope: Scope, headers: dict[str, str]) -> str:
     """The client's address as config.client_ip tells it (proxies trusted by configuration)."""
-    remote = (scope.get("client") or ("", 0))[0]
-    meta = {"REMOTE_ADDR": remote}
-    if "x-forwarded-for" in headers:
-        meta["HTTP_X_FORWARDED_FOR"] = headers["x-forwarded-for"]
-    return client_ip(SimpleNamespace(META=meta))  # type: ignore[arg-type]
+    return client_address((scope.get("client") or ("", 0))[0], headers.get("x-forwarded-for", ""))
 
 
 def _log_access(scope: Scope, headers: dict[str, str], status: int) -> None:

@@ -55,6 +55,33 @@ class RateLimitStanding:
     reset: int  # seconds until the window resets, >= 1
 
 
+@dataclass(frozen=True)
+class Window:
+    """The fixed window a hit falls in: its counter's cache key, how long the counter is kept
+    (it outlives the window, so it cannot expire between creation and increment), and the
+    seconds until the window resets."""
+
+    key: str
+    timeout: int
+    reset: int
+
+
+def current_window(scope: str, identity: str, rate: Rate) -> Window:
+    """The one definition of a rate-limit counter, shared with config.public_cache."""
+    now = time.time()
+    number = int(now // rate.window)
+    return Window(
+        key=f"ratelimit:{scope}:{identity}:{rate.window}:{number}",
+        timeout=2 * rate.window,
+        reset=max(1, math.ceil((number + 1) * rate.window - now)),
+    )
+
+
+def anonymous_identity(ip: str) -> str:
+    """Who a client without credentials is for the limiter: its address (its /64 for IPv6)."""
+    return f"ip:{_ip_identity(ip)}"
+
+
 @lru_cache(maxsize=64)
 def parse_rate(text: str) -> Rate:
     """`N/sec|min|hour|day` (or `N/s|m|h|d`) as a Rate."""
@@ -105,7 +132,7 @@ def _record(request: HttpRequest, standing: RateLimitStanding) -> None:
         setattr(request, _STANDING_ATTRIBUTE, standing)
 
 
-def ip_identity(ip: str) -> str:
+def _ip_identity(ip: str) -> str:
     """IPv6 clients usually hold a whole /64, so the /64 is what gets limited."""
     try:
         address = ipaddress.ip_address(ip)
@@ -173,12 +200,10 @@ class FixedWindowThrottle(BaseThrottle, ABC):
         rate = configured_rate(scope)
         if rate is None:
             return True
-        now = time.time()
-        window_number = int(now // rate.window)
-        reset = max(1, math.ceil((window_number + 1) * rate.window - now))
-        key = f"ratelimit:{scope}:{identity}:{rate.window}:{window_number}"
+        window = current_window(scope, identity, rate)
+        reset = window.reset
         try:
-            count = _hit(key, timeout=2 * rate.window)
+            count = _hit(window.key, timeout=window.timeout)
         except Exception as exc:  # noqa: BLE001 - any backend error means "cache down"
             return self.cache_unavailable(request, scope, exc)
         remaining = max(0, rate.limit - count)
@@ -212,7 +237,7 @@ class RoleRateThrottle(FixedWindowThrottle):
         user = request.user
         if user is not None and user.is_authenticated:
             return str(getattr(user, "role", "")), f"user:{user.pk}"
-        return "anon", f"ip:{ip_identity(client_ip(_django_request(request)))}"
+        return "anon", anonymous_identity(client_ip(_django_request(request)))
 
     def cache_unavailable(self, request: Request, scope: str, exc: Exception) -> bool:
         self._warn_once(request, scope, exc, "requests are not limited")
@@ -226,7 +251,7 @@ class AuthRateThrottle(FixedWindowThrottle):
     """
 
     def scope_and_identity(self, request: Request) -> tuple[str, str]:
-        return "auth", f"ip:{ip_identity(client_ip(_django_request(request)))}"
+        return "auth", anonymous_identity(client_ip(_django_request(request)))
 
     def cache_unavailable(self, request: Request, scope: str, exc: Exception) -> bool:
         self._warn_once(request, scope, exc, "auth requests are refused")
