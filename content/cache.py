@@ -29,6 +29,9 @@ POST_VERSION_TTL_SECONDS = 24 * 60 * 60
 FEED_VERSION_KEY = "content:feed:version"
 # Per host: the page's `next` link is an absolute URL.
 FEED_PAGE_KEY = "content:feed:first-page:{host}:v{version}"
+# The ids on that page, small, so a comment write can tell whether the page shows its post
+# without reading the page.
+FEED_PAGE_IDS_KEY = "content:feed:first-page-ids:{host}:v{version}"
 # Holds (feed version, count), so one round trip reads the version and the count together.
 FEED_COUNT_KEY = "content:feed:count:{scope}"
 
@@ -51,18 +54,21 @@ def post_detail_cached(
     return value, hit, {version_key: version}
 
 
-def _feed_page_key(host: str, version: int | None = None) -> str:
-    version = cache_version(FEED_VERSION_KEY) if version is None else version
-    return FEED_PAGE_KEY.format(host=host, version=version)
-
-
 def feed_first_page_cached(
     host: str, compute: Callable[[], Any]
 ) -> tuple[Any, bool, dict[str, int]]:
     """The anonymous feed's first page (default filters, ordering and limit) on `host`; also
     whether the cache had it, and the version counter it was read under."""
     version = cache_version(FEED_VERSION_KEY)
-    value, hit = cached(_feed_page_key(host, version), compute, TTL_SECONDS)
+
+    def compute_noting_ids() -> Any:
+        page = compute()
+        ids = [item["id"] for item in page["results"]]
+        cache_set(FEED_PAGE_IDS_KEY.format(host=host, version=version), ids, TTL_SECONDS)
+        return page
+
+    key = FEED_PAGE_KEY.format(host=host, version=version)
+    value, hit = cached(key, compute_noting_ids, TTL_SECONDS)
     return value, hit, {FEED_VERSION_KEY: version}
 
 
@@ -96,8 +102,9 @@ def post_comments_changed(post_id: UUID) -> None:
     stream of comments on older posts leaves the feed cached.
     """
     cache_version_bump(_post_version_key(post_id), timeout=POST_VERSION_TTL_SECONDS)
-    page = cache_get(_feed_page_key(site_host()))
-    if page is None or str(post_id) in {item["id"] for item in page["results"]}:
+    version = cache_version(FEED_VERSION_KEY)
+    shown = cache_get(FEED_PAGE_IDS_KEY.format(host=site_host(), version=version))
+    if shown is None or str(post_id) in shown:
         cache_version_bump(FEED_VERSION_KEY)
 
 

@@ -150,3 +150,22 @@ def test_a_cache_outage_degrades_to_the_database(
     assert listed.json()["count"] == 1
     assert shown.status_code == 200
     assert edited.status_code == 200
+
+
+def test_comments_on_posts_off_the_first_page_leave_the_feed_cached(
+    author_client: APIClient, api_client: APIClient
+) -> None:
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    host = urlsplit(settings.SITE_URL).netloc
+    older = PostFactory()
+    newest = [PostFactory() for _ in range(20)]
+    api_client.get(URL, HTTP_HOST=host)
+
+    author_client.post(f"{URL}/{older.pk}/comments", {"body": "alt"}, format="json")
+    assert api_client.get(URL, HTTP_HOST=host)["X-Cache"] == "hit"
+
+    author_client.post(f"{URL}/{newest[-1].pk}/comments", {"body": "neu"}, format="json")
+    assert api_client.get(URL, HTTP_HOST=host)["X-Cache"] == "miss"
