@@ -65,10 +65,7 @@ def _uuid_or_404(user_id: str) -> uuid.UUID:
 
 
 def _user_or_404(user_id: str) -> User:
-    try:
-        user = selectors.user_get(user_id=uuid.UUID(user_id))
-    except ValueError:
-        user = None
+    user = selectors.user_get(user_id=_uuid_or_404(user_id))
     if user is None:
         raise NotFound()
     return user
