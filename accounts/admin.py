@@ -10,7 +10,6 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from rest_framework.exceptions import ValidationError
 
 from accounts.models import ApiKey, LoginFailureCounter, LoginSession, User
 from accounts.services import (
@@ -25,6 +24,7 @@ from accounts.services import (
     user_audit_snapshot,
     user_update_by_admin,
 )
+from config.core.errors import DomainError
 
 
 @admin.register(User)
@@ -68,8 +68,8 @@ class UserAdmin(DjangoUserAdmin):
         after = user_audit_snapshot(obj, ADMIN_FORM_FIELDS)
         try:
             user_update_by_admin(actor=request.user, user=obj, role=role, is_active=is_active)
-        except ValidationError as exc:
-            self.message_user(request, str(exc.detail), messages.ERROR)
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
         user_admin_form_recorded(actor=request.user, user=obj, before=before, after=after)
 
     def user_change_password(

@@ -1,10 +1,15 @@
-"""DRF authentication: bearer access tokens bound to a live login, and API keys."""
+"""DRF authentication: bearer access tokens bound to a live login, and API keys.
+
+A refused credential is DRF's AuthenticationFailed (rendered as `token_invalid`), so DRF marks
+the request unauthenticated before the error is rendered.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
@@ -28,7 +33,7 @@ class AccessTokenAuthentication(JWTAuthentication):
         try:
             return super().authenticate(request)  # type: ignore[return-value]
         except InvalidToken as exc:
-            raise TokenInvalid() from exc
+            raise AuthenticationFailed(TokenInvalid.default_message) from exc
 
     def get_user(self, validated_token: Token) -> User:
         user = user_for_access_token(
@@ -36,7 +41,7 @@ class AccessTokenAuthentication(JWTAuthentication):
             session_id=str(validated_token.get(SESSION_CLAIM, "")),
         )
         if user is None:
-            raise TokenInvalid()
+            raise AuthenticationFailed(TokenInvalid.default_message)
         return user
 
 
@@ -49,7 +54,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         key = api_key_authenticate(raw)
         if key is None:
-            raise TokenInvalid("The API key is invalid or revoked.")
+            raise AuthenticationFailed("The API key is invalid or revoked.")
         return key.user, key
 
     def authenticate_header(self, request: Request) -> str:

@@ -1,7 +1,7 @@
 """Cache-aside for public user profiles (`GET users/{id}` by anyone but the user and admins).
 
 Entries live 15 minutes under a per-user version counter that the services writing public
-fields move on after commit (see config.cache.cache_version_bump).
+fields move on after commit (see config.core.cache_aside.cache_version_bump).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from uuid import UUID
 
 from django.db import transaction
 
-from config.cache import cache_version, cache_version_bump, cached
+from config.core.cache_aside import cache_version, cache_version_bump, cached
 
 PROFILE_TTL_SECONDS = 15 * 60
 # Outlives the entries keyed on it, so an expired counter restarting at 1 finds none.

@@ -1,38 +1,32 @@
-"""Domain errors of accounts; config.errors renders each with its contract code."""
+"""Domain errors of accounts: plain Python with a contract code (config.core.errors).
+
+config.http.envelope gives each code its HTTP status; the admin and commands show the message.
+"""
 
 from __future__ import annotations
 
-import math
-
-from rest_framework import exceptions, status
+from config.core.errors import Conflict, DomainError, PermissionDenied, TooManyRequests
 
 
-class TokenInvalid(exceptions.AuthenticationFailed):
-    default_detail = "The token is invalid, expired or revoked."
-    default_code = "token_invalid"
+class TokenInvalid(DomainError):
+    code = "token_invalid"
+    default_message = "The token is invalid, expired or revoked."
 
 
-class InvalidCredentials(exceptions.AuthenticationFailed):
-    default_detail = "Invalid username or password."
-    default_code = "invalid_credentials"
+class InvalidCredentials(DomainError):
+    code = "invalid_credentials"
+    default_message = "Invalid username or password."
 
 
-class AccountLocked(exceptions.APIException):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    default_detail = "Too many failed logins; try again later."
-    default_code = "account_locked"
-
-    def __init__(self, wait_seconds: float) -> None:
-        super().__init__()
-        self.wait = max(1, math.ceil(wait_seconds))
+class AccountLocked(TooManyRequests):
+    code = "account_locked"
+    default_message = "Too many failed logins; try again later."
 
 
-class EmailNotVerified(exceptions.PermissionDenied):
-    default_detail = "Verify your email address first."
-    default_code = "email_not_verified"
+class EmailNotVerified(PermissionDenied):
+    code = "email_not_verified"
+    default_message = "Verify your email address first."
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "This clashes with existing data."
-    default_code = "conflict"
+class UsernameTaken(Conflict):
+    default_message = "This username is taken."

@@ -84,6 +84,24 @@ class User(AbstractUser):
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
 
+    @property
+    def is_guest(self) -> bool:
+        """Signed up, email not verified yet: may read, may not write content."""
+        return self.role == Role.GUEST
+
+    @property
+    def is_member(self) -> bool:
+        """A verified account (user or admin): may write content."""
+        return self.role in (Role.USER, Role.ADMIN)
+
+
+def is_admin(actor: object) -> bool:
+    """Whether `actor` (a User, an AnonymousUser or None) is an administrator.
+
+    The one test of the role for every caller: permissions, selectors, services, consumers.
+    """
+    return isinstance(actor, User) and actor.is_admin
+
 
 class LoginSession(models.Model):
     """One login: the family of refresh tokens rotated from it.

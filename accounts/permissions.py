@@ -8,7 +8,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from accounts.exceptions import EmailNotVerified
-from accounts.models import Role
+from accounts.models import is_admin
 
 
 class IsAdmin(BasePermission):
@@ -17,8 +17,7 @@ class IsAdmin(BasePermission):
     message = "Only administrators may do this."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and user.role == Role.ADMIN)
+        return is_admin(request.user)
 
 
 class IsMember(BasePermission):
@@ -31,6 +30,6 @@ class IsMember(BasePermission):
         user = request.user
         if not (user and user.is_authenticated):
             return False
-        if user.role == Role.GUEST:
+        if user.is_guest:
             raise EmailNotVerified()
-        return user.role in (Role.USER, Role.ADMIN)
+        return user.is_member

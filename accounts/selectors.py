@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.cache import public_profile_cached
 from accounts.models import ApiKey, LoginSession, User
-from accounts.serializers import PublicUserOutputSerializer
+from accounts.representations import public_user_representation
 from accounts.tokens import AccessClaims, access_token_read
 
 
@@ -73,7 +73,7 @@ def user_public_profile(*, user_id: uuid.UUID) -> tuple[dict[str, Any] | None, b
 
     def compute() -> dict[str, Any] | None:
         user = user_get(user_id=user_id)
-        return dict(PublicUserOutputSerializer(user).data) if user is not None else None
+        return public_user_representation(user) if user is not None else None
 
     return public_profile_cached(user_id, compute)
 

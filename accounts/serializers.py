@@ -3,9 +3,12 @@ read from a body except by the admin's own serializer."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from accounts.models import ApiKey, LoginSession, Role, User
+from accounts.representations import public_user_representation
 from accounts.validators import PrintableTextValidator, UsernameValidator
 
 _printable = PrintableTextValidator()
@@ -77,10 +80,15 @@ class PasswordChangeInputSerializer(serializers.Serializer):
 
 
 class PublicUserOutputSerializer(serializers.ModelSerializer):
+    """Describes `public_user_representation` for the schema, and renders with it."""
+
     class Meta:
         model = User
         fields = ["id", "username", "display_name", "bio", "date_joined"]
         read_only_fields = fields
+
+    def to_representation(self, instance: User) -> dict[str, Any]:
+        return public_user_representation(instance)
 
 
 class UserOutputSerializer(serializers.ModelSerializer):

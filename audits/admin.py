@@ -11,10 +11,10 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import F, QuerySet
 from django.http import HttpRequest
-from rest_framework.exceptions import ValidationError
 
 from audits.models import AuditRecord, AuditStatus
 from audits.services import audit_record_redact, audit_record_update
+from config.core.errors import DomainError
 
 FIXED_FIELDS = (
     "id",
@@ -73,8 +73,8 @@ class AuditRecordAdmin(admin.ModelAdmin):
         """Status and note through the service, which records the edit."""
         try:
             audit_record_update(record=obj, actor=request.user, status=obj.status, note=obj.note)
-        except ValidationError as exc:
-            self.message_user(request, str(exc.detail), messages.ERROR)
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
 
     @admin.action(description="Mark acknowledged")
     def acknowledge(self, request: HttpRequest, queryset: QuerySet[AuditRecord]) -> None:

@@ -12,7 +12,7 @@ from audits.models import (
     AuditRecord,
     AuditStatus,
 )
-from config.date_filters import DateOrDateTimeFilter
+from config.api.filters import DateOrDateTimeFilter
 
 
 class AuditRecordFilter(django_filters.FilterSet):

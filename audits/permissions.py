@@ -7,12 +7,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from accounts.models import ApiKey, Role
-
-
-def _is_admin(request: Request) -> bool:
-    user = request.user
-    return bool(user and user.is_authenticated and user.role == Role.ADMIN)
+from accounts.models import ApiKey, is_admin
 
 
 class IsAuditAdmin(BasePermission):
@@ -21,7 +16,7 @@ class IsAuditAdmin(BasePermission):
     message = "Only administrators may read or change audit records."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return _is_admin(request)
+        return is_admin(request.user)
 
 
 class CanReportAuditEvents(BasePermission):
@@ -34,4 +29,4 @@ class CanReportAuditEvents(BasePermission):
     message = "Only administrators and service API keys may report audit events."
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return _is_admin(request) or isinstance(request.auth, ApiKey)
+        return is_admin(request.user) or isinstance(request.auth, ApiKey)

@@ -33,7 +33,6 @@ from typing import Any
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django.utils.functional import Promise
-from rest_framework.exceptions import ValidationError
 from uuid_utils.compat import uuid7
 
 from accounts.models import User
@@ -54,7 +53,8 @@ from audits.models import (
     AuditRecord,
     AuditStatus,
 )
-from config.context import current_request_id, current_request_origin
+from config.core.context import current_request_id, current_request_origin
+from config.core.errors import ValidationFailed
 
 logger = logging.getLogger(__name__)
 
@@ -287,9 +287,9 @@ def audit_external_event_write(
     change into the trail.
     """
     if action in INTERNAL_ACTIONS:
-        raise ValidationError({"action": ["This action is recorded by Agora itself."]})
+        raise ValidationFailed({"action": ["This action is recorded by Agora itself."]})
     if not action.startswith(f"{target_type}.") or action == f"{target_type}.":
-        raise ValidationError({"action": ["Use `<target_type>.<verb>`."]})
+        raise ValidationFailed({"action": ["Use `<target_type>.<verb>`."]})
     return audit_record_write(
         action=action, target_type=target_type, target_id=target_id, actor=actor, changes=changes
     )
@@ -309,9 +309,9 @@ def audit_record_update(
     """
     record = AuditRecord.objects.select_for_update().get(pk=record.pk)
     if status is not None and status not in AuditStatus.values:
-        raise ValidationError({"status": [f"Choose one of {', '.join(AuditStatus.values)}."]})
+        raise ValidationFailed({"status": [f"Choose one of {', '.join(AuditStatus.values)}."]})
     if note and record.redacted:
-        raise ValidationError({"note": ["A redacted record takes no note."]})
+        raise ValidationFailed({"note": ["A redacted record takes no note."]})
     before = {"status": record.status, "note": record.note}
     after = {
         "status": status if status is not None else record.status,

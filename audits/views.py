@@ -25,8 +25,8 @@ from audits.serializers import (
     AuditRecordOutputSerializer,
     AuditRecordUpdateInputSerializer,
 )
-from config.idempotency import IdempotentMixin
-from config.openapi import error_responses
+from config.api.idempotency.mixin import IdempotentMixin
+from config.api.openapi import error_responses
 
 TAG = "audits"
 RECORD_EXAMPLE = OpenApiExample(

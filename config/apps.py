@@ -11,6 +11,6 @@ class ConfigConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from config.throttles import check_rate_limit_settings
+        from config.http.rate_limits import check_rate_limit_settings
 
         checks.register(check_rate_limit_settings)

@@ -16,9 +16,9 @@ django_wsgi_application = get_wsgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from config.body_limit import BodySizeLimitMiddleware  # noqa: E402
-from config.public_cache import PublicResponseCache  # noqa: E402
-from config.threaded_http import ThreadedWSGIHandler  # noqa: E402
+from config.http.body_limit import BodySizeLimitMiddleware  # noqa: E402
+from config.http.public_cache import PublicResponseCache  # noqa: E402
+from config.http.threaded_wsgi import ThreadedWSGIHandler  # noqa: E402
 from realtime.routing import websocket_application  # noqa: E402
 from tasks.embedded import start_embedded_worker_if_enabled  # noqa: E402
 

@@ -7,12 +7,15 @@ from typing import Any
 from celery import Celery
 from celery.signals import before_task_publish, task_postrun, task_prerun
 
-from config.context import current_request_id, request_id_var
+from config.core.context import current_request_id, request_id_var
 from config.env import configure_settings_module
 
 configure_settings_module()
 
 app = Celery("agora")
+# The default in every thread, so `celery.current_app` (config.core.task_queue) is this app in
+# the server's request threads too, not Celery's fallback.
+app.set_default()
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -30,7 +30,7 @@ urlpatterns = [
     re_path(r"^(?:api|health)(?:/.*)?$", views.api_not_found),
 ]
 
-handler400 = "config.errors.handler400"
-handler403 = "config.errors.handler403"
-handler404 = "config.errors.handler404"
-handler500 = "config.errors.handler500"
+handler400 = "config.http.envelope.handler400"
+handler403 = "config.http.envelope.handler403"
+handler404 = "config.http.envelope.handler404"
+handler500 = "config.http.envelope.handler500"

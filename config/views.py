@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config import health
-from config.errors import error_body, error_response
+from config.http.envelope import error_body, error_response
 
 STARTED_AT = time.monotonic()
 

@@ -3,7 +3,7 @@
 Admins see soft-deleted rows too (filter "deleted"). Hard deletion is switched off: the
 "Soft-delete selected" and "Restore selected" actions call the services, and so do the save
 buttons, so each admin write leaves the same audit record as the API. A refusal by a service
-(a DRF exception) becomes an error message on the page, never a 500.
+(a domain error) becomes an error message on the page, never a 500.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from rest_framework.exceptions import APIException
 
+from config.core.errors import DomainError
 from content.models import TAG_MAX_LENGTH, TAGS_PER_POST_MAX, Comment, Post
 from content.services import (
     comment_delete,
@@ -37,22 +37,6 @@ class ServiceRefused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def refusal_message(exc: APIException) -> str:
-    """A DRF exception's detail (string, list or field mapping) as one line of text."""
-
-    def flatten(detail: Any, prefix: str = "") -> Iterable[str]:
-        if isinstance(detail, dict):
-            for field, inner in detail.items():
-                yield from flatten(inner, f"{field}: " if field != "non_field_errors" else "")
-        elif isinstance(detail, list):
-            for inner in detail:
-                yield from flatten(inner, prefix)
-        else:
-            yield f"{prefix}{detail}"
-
-    return " ".join(flatten(exc.detail))
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -111,8 +95,8 @@ class ServiceWriteAdmin(admin.ModelAdmin):
         for obj in objects:
             try:
                 write(obj)
-            except APIException as exc:
-                self.message_user(request, f"{obj}: {refusal_message(exc)}", messages.ERROR)
+            except DomainError as exc:
+                self.message_user(request, f"{obj}: {exc}", messages.ERROR)
             else:
                 count += 1
         self.message_user(request, f"{done} {count} item(s).", messages.SUCCESS)
@@ -221,8 +205,8 @@ class PostAdmin(ServiceWriteAdmin):
                     status=data["status"],
                     tags=data["tag_names"],
                 )
-        except APIException as exc:
-            raise ServiceRefused(refusal_message(exc)) from exc
+        except DomainError as exc:
+            raise ServiceRefused(str(exc)) from exc
         _become(obj, saved)
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
@@ -302,8 +286,8 @@ class CommentAdmin(ServiceWriteAdmin):
                 comment=Comment.objects.get(pk=obj.pk),
                 body=form.cleaned_data["body"],
             )
-        except APIException as exc:
-            raise ServiceRefused(refusal_message(exc)) from exc
+        except DomainError as exc:
+            raise ServiceRefused(str(exc)) from exc
         _become(obj, saved)
 
     @admin.action(description="Soft-delete selected", permissions=["change"])

@@ -2,7 +2,7 @@
 
 Entries live 15 minutes and are keyed on version counters that the write services move on
 after commit, so an entry computed from data older than a write is never read again. A cache
-outage degrades to the database (config.cache helpers), never to a 500.
+outage degrades to the database (config.core.cache_aside helpers), never to a 500.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from uuid import UUID
 
 from django.conf import settings
 
-from config.cache import (
+from config.core.cache_aside import (
     cache_get,
     cache_get_many,
     cache_set,
@@ -46,7 +46,7 @@ def post_detail_cached(
     """A public post's representation; `compute` returns None when it is not public.
 
     Also returns whether the cache had it, and the version counter it was read under (the
-    validators of config.public_cache).
+    validators of config.http.public_cache).
     """
     version_key = _post_version_key(post_id)
     version = cache_version(version_key)

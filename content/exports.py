@@ -39,6 +39,7 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
+from config.core.representations import iso_time
 from content.models import Post
 
 EXPORT_FORMATS = ("csv", "json", "xlsx")
@@ -116,14 +117,6 @@ def export_filename(*, file_format: str, now: datetime | None = None) -> str:
     """`posts-20261122T101500Z.csv`: ASCII only, so no RFC 6266 `filename*` is needed."""
     stamp = (now or timezone.now()).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"posts-{stamp}.{file_format}"
-
-
-def iso_datetime(value: datetime | None) -> str | None:
-    """What DRF's DateTimeField renders with our settings: ISO 8601 in UTC, `Z` for +00:00."""
-    if value is None:
-        return None
-    text = value.astimezone(UTC).isoformat()
-    return text.removesuffix("+00:00") + "Z"
 
 
 def spreadsheet_text(value: str) -> str:
@@ -225,9 +218,9 @@ def _list_item(row: _Row) -> dict[str, Any]:
             "display_name": row.author_display_name,
         },
         "comment_count": row.comment_count,
-        "created_at": iso_datetime(row.created_at),
-        "updated_at": iso_datetime(row.updated_at),
-        "published_at": iso_datetime(row.published_at),
+        "created_at": iso_time(row.created_at),
+        "updated_at": iso_time(row.updated_at),
+        "published_at": iso_time(row.published_at),
     }
 
 
@@ -251,8 +244,8 @@ def _csv_pieces(posts: Iterable[_Row], tally: _Tally) -> Iterator[bytes]:
                 spreadsheet_text(post.author_username),
                 spreadsheet_text(TAG_SEPARATOR.join(post.tags)),
                 post.comment_count,
-                iso_datetime(post.created_at),
-                iso_datetime(post.published_at) or "",
+                iso_time(post.created_at),
+                iso_time(post.published_at) or "",
             )
         )
         tally.rows += 1

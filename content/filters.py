@@ -11,7 +11,7 @@ from django.db.models.functions import Lower
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
-from config.date_filters import DateOrDateTimeFilter
+from config.api.filters import DateOrDateTimeFilter
 from content.models import LIVE, Comment, Post, PostStatus
 from content.selectors import post_search
 

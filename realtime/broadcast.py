@@ -13,7 +13,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from uuid_utils.compat import uuid7
 
-from config.context import current_request_id
+from config.core.context import current_request_id
 
 ROOM_PATTERN = re.compile(r"^(user|post|job):[0-9a-fA-F-]{36}$|^feed$")
 ROOM_EVENT_HANDLER = "room.event"

@@ -10,7 +10,7 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from config.logs import redact_query
+from config.http.logs import redact_query
 from realtime.auth import Credentials, offered_bearer_subprotocol
 from realtime.broadcast import room_group
 from realtime.origins import handshake_origin, origin_allowed

@@ -28,9 +28,10 @@ def start_embedded_worker_if_enabled() -> None:
 
 def start_embedded_worker(*, with_beat: bool = True) -> None:
     """Start the worker (and beat) threads once per process; later calls do nothing."""
+    from celery import current_app
     from celery.beat import EmbeddedService
 
-    from config.celery import app
+    app = current_app._get_current_object()
 
     with _lock:
         thread = _state.get("thread")

@@ -10,11 +10,13 @@ from django.utils import timezone
 from uuid_utils.compat import uuid7
 
 from accounts.models import User
-from config.queue import enqueue_on_commit
+from config.core.task_queue import enqueue_on_commit
 from realtime.broadcast import broadcast
 from tasks.selectors import HEARTBEAT_CACHE_KEY
 
 logger = logging.getLogger("agora.tasks")
+
+DEMO_JOB_TASK = "tasks.demo_job"
 
 
 def heartbeat_record() -> str:
@@ -27,11 +29,9 @@ def heartbeat_record() -> str:
 
 def demo_job_start(*, actor: User, message: str) -> str:
     """Queue the demo job for `actor`; its result is pushed to the actor's `user:` room."""
-    from tasks.tasks import demo_job_task
-
     job_id = str(uuid7())
     enqueue_on_commit(
-        demo_job_task,
+        DEMO_JOB_TASK,
         task_id=job_id,
         job_id=job_id,
         user_id=str(actor.pk),

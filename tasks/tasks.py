@@ -62,7 +62,7 @@ def login_sessions_purge_task() -> int:
 @shared_task(name="tasks.idempotency_keys_purge", ignore_result=True)
 def idempotency_keys_purge_task() -> int:
     """Scheduled daily: forget Idempotency-Key answers older than 24 h."""
-    from config.services import idempotency_keys_purge
+    from config.api.idempotency.store import idempotency_keys_purge
 
     return idempotency_keys_purge()
 

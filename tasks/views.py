@@ -4,8 +4,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.idempotency import IdempotentMixin
-from config.openapi import error_responses
+from config.api.idempotency.mixin import IdempotentMixin
+from config.api.openapi import error_responses
 from tasks.serializers import DemoJobInputSerializer, DemoJobOutputSerializer
 from tasks.services import demo_job_start
 

@@ -8,7 +8,7 @@ from accounts.emails import (
     verification_email_send_now,
 )
 from accounts.models import User
-from config.queue import enqueue_on_commit
+from config.core.task_queue import enqueue_on_commit
 
 ACCOUNT_EMAIL_TASK = "tasks.account_email"
 _SENDERS = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from rest_framework.exceptions import ValidationError
 
 from accounts.emails import password_reset_email_send_now
 from accounts.models import User
@@ -15,7 +14,8 @@ from accounts.services.notifications import account_email_queue
 from accounts.services.sessions import login_session_start, login_sessions_revoke
 from accounts.tokens import TokenPair, password_reset_token_user
 from audits.services import audit_record_write
-from config.queue import enqueue_on_commit
+from config.core.errors import ValidationFailed
+from config.core.task_queue import enqueue_on_commit
 
 PASSWORD_RESET_EMAIL_TASK = "tasks.password_reset_email"  # noqa: S105 (a task name)
 
@@ -25,7 +25,7 @@ def password_validate(password: str, *, user: User | None, field: str) -> None:
     try:
         password_validation.validate_password(password, user)
     except DjangoValidationError as exc:
-        raise ValidationError({field: list(exc.messages)}) from exc
+        raise ValidationFailed({field: list(exc.messages)}) from exc
 
 
 @transaction.atomic
@@ -69,7 +69,7 @@ def password_reset_confirm(*, token: str, new_password: str, ip: str | None) -> 
     """Single use: the token hashes the old password in, so setting a new one ends it."""
     user = password_reset_token_user(token)
     if user is None:
-        raise ValidationError({"token": ["This reset token is invalid, used or expired."]})
+        raise ValidationFailed({"token": ["This reset token is invalid, used or expired."]})
     password_validate(new_password, user=user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])

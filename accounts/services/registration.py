@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
-from rest_framework.exceptions import ValidationError
 
-from accounts.exceptions import Conflict
+from accounts.exceptions import UsernameTaken
 from accounts.models import Role, User
 from accounts.selectors import user_by_email, user_by_username
 from accounts.services.events import auth_event_log
@@ -15,10 +14,7 @@ from accounts.services.passwords import password_validate
 from accounts.services.users import user_audit_snapshot
 from accounts.tokens import email_verification_token_read
 from audits.services import audit_changes, audit_record_write
-
-
-class UsernameTaken(Conflict):
-    default_detail = "This username is taken."
+from config.core.errors import ValidationFailed
 
 
 def user_register(
@@ -79,7 +75,7 @@ def email_verify(*, token: str, ip: str | None = None) -> User:
     if (
         user is None or user.email_verified or user.email.casefold() != payload.get("e")  # type: ignore[union-attr]
     ):
-        raise ValidationError({"token": ["This verification token is invalid, used or expired."]})
+        raise ValidationFailed({"token": ["This verification token is invalid, used or expired."]})
     before = user_audit_snapshot(user)
     user.email_verified = True
     fields = ["email_verified"]

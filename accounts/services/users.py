@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from rest_framework.exceptions import ValidationError
 
 from accounts.cache import public_profile_invalidate
 from accounts.models import Role, User
 from accounts.services.events import auth_event_log
 from accounts.services.sessions import login_sessions_revoke
 from audits.services import AuditEvent, audit_changes, audit_record_write, audit_records_write
+from config.core.errors import ValidationFailed
 
 AUDITED_FIELDS = (
     "username",
@@ -142,7 +142,7 @@ def user_update_by_admin(
     """Change a user's role or activation. Takes effect on the user's next request, and a
     deactivation ends their logins and WebSocket connections at once."""
     if user.pk == actor.pk and ((role is not None and role != user.role) or is_active is False):
-        raise ValidationError(
+        raise ValidationFailed(
             {"non_field_errors": ["Admins cannot demote or deactivate themselves."]}
         )
     fields: list[str] = []

@@ -20,8 +20,8 @@ from accounts.serializers import (
     ApiKeyInputSerializer,
     ApiKeyOutputSerializer,
 )
-from config.idempotency import IdempotentMixin
-from config.openapi import error_responses
+from config.api.idempotency.mixin import IdempotentMixin
+from config.api.openapi import error_responses
 
 TAG = "api keys"
 

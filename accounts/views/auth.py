@@ -36,9 +36,9 @@ from accounts.views.common import (
     request_user_agent,
     token_response,
 )
-from config.idempotency import IdempotentMixin
-from config.openapi import error_responses
-from config.throttles import AuthRateThrottle, RoleRateThrottle
+from config.api.idempotency.mixin import IdempotentMixin
+from config.api.openapi import error_responses
+from config.api.throttles import AuthRateThrottle, RoleRateThrottle
 
 TAG = "auth"
 EXAMPLE_PASSWORD = "correct horse battery staple"  # noqa: S105 (documentation)

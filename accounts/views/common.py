@@ -14,8 +14,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.tokens import TokenPair
-from config.client_ip import client_ip
-from config.throttles import AuthRateThrottle, RoleRateThrottle
+from config.api.throttles import AuthRateThrottle, RoleRateThrottle
+from config.http.client_address import client_ip
 
 # Why the endpoints that answer with tokens or tickets ignore `Idempotency-Key`.
 CREDENTIALS_NOT_STORED = (

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.authentication import session_id_of
 from accounts.serializers import LoginSessionOutputSerializer
-from config.openapi import error_responses
+from config.api.openapi import error_responses
 
 TAG = "auth"
 

@@ -13,14 +13,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import selectors, services
-from accounts.models import Role, User
+from accounts.models import User, is_admin
 from accounts.permissions import IsAdmin
 from accounts.serializers import (
     AdminUserUpdateInputSerializer,
     ProfileUpdateInputSerializer,
     UserOutputSerializer,
 )
-from config.openapi import error_responses
+from config.api.openapi import error_responses
 
 TAG = "users"
 
@@ -86,7 +86,7 @@ class UserDetailView(APIView):
     def get(self, request: Request, user_id: str) -> Response:
         viewer = request.user
         target = _uuid_or_404(user_id)
-        if viewer.is_authenticated and (viewer.pk == target or viewer.role == Role.ADMIN):
+        if viewer.is_authenticated and (viewer.pk == target or is_admin(viewer)):
             return Response(UserOutputSerializer(_user_or_404(user_id)).data)
         profile, hit = selectors.user_public_profile(user_id=target)
         if profile is None:

@@ -45,9 +45,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "config.middleware.RequestContextMiddleware",
-    "config.middleware.RateLimitHeadersMiddleware",
-    "config.public_cache.PublicResponseStoreMiddleware",
+    "config.http.middleware.RequestContextMiddleware",
+    "config.http.middleware.RateLimitHeadersMiddleware",
+    "config.http.public_cache.PublicResponseStoreMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -58,7 +58,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "config.middleware.ApiExceptionMiddleware",
+    "config.http.middleware.ApiExceptionMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -127,7 +127,7 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.SharedPoolRedisCache",
+            "BACKEND": "config.core.redis_cache.SharedPoolRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "agora",
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
@@ -255,17 +255,17 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "config.parsers.JSONParser",
-        "config.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
+        "config.api.parsers.JSONParser",
+        "config.api.parsers.FormParser",
+        "config.api.parsers.MultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "config.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.api.openapi.AutoSchema",
     # Offset pages, or cursor pages with ?cursor= (config/pagination.py).
-    "DEFAULT_PAGINATION_CLASS": "config.pagination.ApiPagination",
+    "DEFAULT_PAGINATION_CLASS": "config.api.pagination.ApiPagination",
     "PAGE_SIZE": 20,
-    "EXCEPTION_HANDLER": "config.errors.exception_handler",
-    # Rates in RATE_LIMITS below; auth views add config.throttles.AuthRateThrottle.
-    "DEFAULT_THROTTLE_CLASSES": ["config.throttles.RoleRateThrottle"],
+    "EXCEPTION_HANDLER": "config.api.exception_handler.exception_handler",
+    # Rates in RATE_LIMITS below; auth views add config.api.throttles.AuthRateThrottle.
+    "DEFAULT_THROTTLE_CLASSES": ["config.api.throttles.RoleRateThrottle"],
     # `?format=` stays an ordinary query parameter; renderers are chosen by Accept only.
     "URL_FORMAT_OVERRIDE": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -323,14 +323,14 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "config.openapi.document_paths_without_trailing_slash",
-        "config.openapi.document_rate_limits",
-        "config.openapi.document_idempotency",
+        "config.api.openapi.document_paths_without_trailing_slash",
+        "config.api.openapi.document_rate_limits",
+        "config.api.openapi.document_idempotency",
     ],
 }
 
 # --- HTTP hardening -------------------------------------------------------------------------
-# Largest request body accepted, JSON included (DRF's own parsers do not enforce Django's).
+# Largest request body accepted (config/http/body_limit.py refuses more before Django reads it).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_REQUEST_BODY_BYTES", default=2 * 1024 * 1024)
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_EXPOSE_HEADERS = [
@@ -402,7 +402,7 @@ USE_TZ = True
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOG_FORMAT = env.str("LOG_FORMAT", default="console")
-LOGGING_CONFIG = "config.logs.configure_logging"
+LOGGING_CONFIG = "config.http.logs.configure_logging"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -417,7 +417,7 @@ LOGGING = {
             },
         },
         "console": {
-            "()": "config.logs.ConsoleFormatter",
+            "()": "config.http.logs.ConsoleFormatter",
             "fmt": "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s%(extras)s",
         },
     },

@@ -2,7 +2,6 @@
 
 from content.selectors.comments import comment_get, comment_list
 from content.selectors.posts import (
-    is_admin,
     parse_uuid,
     post_count_unfiltered,
     post_for_comments,
@@ -19,7 +18,6 @@ from content.selectors.posts import (
 __all__ = [
     "comment_get",
     "comment_list",
-    "is_admin",
     "parse_uuid",
     "post_count_unfiltered",
     "post_for_comments",

@@ -7,8 +7,9 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from accounts.models import is_admin
 from content.models import LIVE, Comment
-from content.selectors.posts import is_admin, parse_uuid, post_visibility
+from content.selectors.posts import parse_uuid, post_visibility
 
 COMMENT_FIELDS = (
     "id",

@@ -10,10 +10,10 @@ from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 
-from accounts.models import Role
+from accounts.models import is_admin
 from content.cache import feed_count_cached, post_detail_cached
 from content.models import LIVE, PUBLIC_STATUSES, Post, PostStatus
-from content.serializers import post_representation
+from content.representations import post_representation
 
 SEARCH_CONFIG = "english"
 SEARCH_TERMS_MAX = 10
@@ -32,10 +32,6 @@ LIST_FIELDS = (
     "author__username",
     "author__display_name",
 )
-
-
-def is_admin(actor: Any) -> bool:
-    return bool(actor is not None and actor.is_authenticated and actor.role == Role.ADMIN)
 
 
 def post_visibility(actor: Any, *, prefix: str = "") -> Q:

@@ -11,10 +11,10 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
-from accounts.models import Role, User
+from accounts.models import User
 from audits.services import audit_records_write
+from config.core.errors import ValidationFailed
 from content.models import LIVE, Post
 from content.selectors import post_visibility
 from content.services.common import require_member, tag_names_clean, tags_ensure
@@ -26,9 +26,9 @@ NOT_FOUND = {"id": ["Not found."]}
 
 def bulk_size_check(items: Sequence[Any], field: str = "items") -> None:
     if not items:
-        raise ValidationError({field: ["Send at least one item."]})
+        raise ValidationFailed({field: ["Send at least one item."]})
     if len(items) > BULK_MAX_ITEMS:
-        raise ValidationError({field: [f"At most {BULK_MAX_ITEMS} items per request."]})
+        raise ValidationFailed({field: [f"At most {BULK_MAX_ITEMS} items per request."]})
 
 
 @transaction.atomic
@@ -43,8 +43,8 @@ def posts_bulk_create(*, actor: User, items: Sequence[dict[str, Any]]) -> list[P
             names = tag_names_clean(item.get("tags") or [])
             fields = {k: v for k, v in item.items() if k != "tags"}
             built.append((post_build(actor=actor, **fields), names))
-        except ValidationError as exc:
-            errors[str(index)] = exc.detail
+        except ValidationFailed as exc:
+            errors[str(index)] = exc.details
     _raise_if(errors)
     posts = Post.objects.bulk_create([post for post, _ in built])
     tags_ensure(sorted({name for _, names in built for name in names}))
@@ -76,8 +76,8 @@ def posts_bulk_update(*, actor: User, items: Sequence[dict[str, Any]]) -> list[P
         try:
             with transaction.atomic():
                 post, event = post_apply(actor=actor, post=posts[item["id"]], fields=fields)
-        except ValidationError as exc:
-            errors[str(index)] = exc.detail
+        except ValidationFailed as exc:
+            errors[str(index)] = exc.details
             continue
         updated.append(post)
         events += [event] if event is not None else []
@@ -103,11 +103,11 @@ def posts_bulk_delete(*, actor: User, ids: Sequence[Any]) -> int:
 def _changeable(actor: User, ids: list[Any]) -> dict[Any, Post]:
     """The live posts among `ids` the actor may see and change, locked, by id."""
     posts = Post.objects.filter(LIVE, post_visibility(actor), pk__in=ids)
-    if actor.role != Role.ADMIN:
+    if not actor.is_admin:
         posts = posts.filter(author_id=actor.pk)
     return {post.pk: post for post in posts.select_for_update().prefetch_related("tags")}
 
 
 def _raise_if(errors: dict[str, Any]) -> None:
     if errors:
-        raise ValidationError({"items": dict(sorted(errors.items(), key=lambda e: int(e[0])))})
+        raise ValidationFailed({"items": dict(sorted(errors.items(), key=lambda e: int(e[0])))})

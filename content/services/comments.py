@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from accounts.models import User
 from audits.services import audit_changes, audit_record_write
+from config.core.errors import ValidationFailed
 from content import cache
+from content.exceptions import PostArchived
 from content.models import Comment, Post, PostStatus
-from content.serializers import comment_representation
+from content.representations import comment_representation
 from content.services.common import (
     after_commit,
     broadcast_after_commit,
@@ -23,10 +24,6 @@ from content.services.common import (
 TARGET = "comment"
 
 
-class PostArchived(PermissionDenied):
-    default_detail = "This post is archived and takes no new comments."
-
-
 @transaction.atomic
 def comment_create(*, actor: User, post: Post, body: str, parent: Comment | None = None) -> Comment:
     """A comment, or a reply to `parent` (a live comment on the same post)."""
@@ -34,7 +31,7 @@ def comment_create(*, actor: User, post: Post, body: str, parent: Comment | None
     if post.status == PostStatus.ARCHIVED:
         raise PostArchived()
     if parent is not None and (parent.post_id != post.pk or parent.deleted_at is not None):
-        raise ValidationError({"parent": ["Not a comment on this post."]})
+        raise ValidationFailed({"parent": ["Not a comment on this post."]})
     comment = Comment(post=post, parent=parent, author=actor, body=body)
     validate_model(comment)
     comment.save()

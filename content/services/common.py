@@ -9,10 +9,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
-from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from accounts.exceptions import EmailNotVerified
-from accounts.models import Role, User
+from accounts.models import User
+from config.core.errors import PermissionDenied, ValidationFailed
+from content.exceptions import NotAuthorOrAdmin
 from content.models import TAG_MAX_LENGTH, TAGS_PER_POST_MAX, Tag
 from realtime.broadcast import broadcast
 
@@ -24,16 +25,16 @@ _CLEAN_EXCLUDE = {"author", "deleted_by", "post", "parent", "tags", "search_vect
 
 def require_member(actor: User) -> None:
     """Writing content needs a verified account, whatever the entry point (API, admin, task)."""
-    if actor.role == Role.GUEST:
+    if actor.is_guest:
         raise EmailNotVerified()
-    if not actor.is_active or actor.role not in (Role.USER, Role.ADMIN):
+    if not actor.is_active or not actor.is_member:
         raise PermissionDenied()
 
 
 def require_owner_or_admin(actor: User, author_id: Any) -> None:
     require_member(actor)
-    if actor.role != Role.ADMIN and actor.pk != author_id:
-        raise PermissionDenied("Only the author or an administrator may change this.")
+    if not actor.is_admin and actor.pk != author_id:
+        raise NotAuthorOrAdmin()
 
 
 def validate_model(instance: models.Model) -> None:
@@ -43,7 +44,7 @@ def validate_model(instance: models.Model) -> None:
             exclude=_CLEAN_EXCLUDE, validate_unique=False, validate_constraints=False
         )
     except DjangoValidationError as exc:
-        raise ValidationError(exc.message_dict) from None
+        raise ValidationFailed(exc.message_dict) from None
 
 
 def tag_names_clean(names: Iterable[str]) -> list[str]:
@@ -51,20 +52,20 @@ def tag_names_clean(names: Iterable[str]) -> list[str]:
     cleaned: list[str] = []
     for raw in names:
         if not isinstance(raw, str):
-            raise ValidationError({"tags": ["Each tag must be a string."]})
+            raise ValidationFailed({"tags": ["Each tag must be a string."]})
         name = unicodedata.normalize("NFC", raw).strip().lower()
         if (
             not name
             or len(name) > TAG_MAX_LENGTH
             or not all(c.isalnum() or c in "-_ " for c in name)
         ):
-            raise ValidationError(
+            raise ValidationFailed(
                 {"tags": [f"Tags are 1 to {TAG_MAX_LENGTH} letters, digits, spaces, - or _."]}
             )
         if name not in cleaned:
             cleaned.append(name)
     if len(cleaned) > TAGS_PER_POST_MAX:
-        raise ValidationError({"tags": [f"At most {TAGS_PER_POST_MAX} tags."]})
+        raise ValidationFailed({"tags": [f"At most {TAGS_PER_POST_MAX} tags."]})
     return cleaned
 
 

@@ -12,7 +12,7 @@ from accounts.models import User
 from audits.services import AuditEvent, audit_changes, audit_record_write, audit_records_write
 from content import cache
 from content.models import Post, PostStatus
-from content.serializers import post_representation
+from content.representations import post_representation
 from content.services.common import (
     after_commit,
     broadcast_after_commit,

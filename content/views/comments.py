@@ -14,16 +14,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.permissions import IsMember
-from config.idempotency import IdempotentMixin
-from config.openapi import error_responses
-from config.ordering import StrictOrderingFilter
+from config.api.idempotency.mixin import IdempotentMixin
+from config.api.openapi import error_responses
+from config.api.ordering import StrictOrderingFilter
 from content import selectors, services
 from content.filters import CommentFilterSet, FilterBackend
 from content.models import Comment
+from content.representations import comment_representation
 from content.serializers import (
     CommentOutputSerializer,
     CommentUpdateInputSerializer,
-    comment_representation,
 )
 from content.views.common import found
 

@@ -18,15 +18,17 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.models import is_admin
 from accounts.permissions import IsMember
-from config.idempotency import IdempotentMixin
-from config.openapi import error_responses
-from config.ordering import StrictOrderingFilter
-from config.public_cache import remember_public_response
+from config.api.idempotency.mixin import IdempotentMixin
+from config.api.openapi import error_responses
+from config.api.ordering import StrictOrderingFilter
+from config.http.public_cache import remember_public_response
 from content import cache, selectors, services
 from content.exports import export_response
 from content.filters import CommentFilterSet, FilterBackend, PostFilterSet, filtered
 from content.models import Post
+from content.representations import comment_representation, post_representation
 from content.selectors.stats import post_stats
 from content.serializers import (
     CommentCreateInputSerializer,
@@ -40,8 +42,6 @@ from content.serializers import (
     PostInputSerializer,
     PostOutputSerializer,
     StatsQuerySerializer,
-    comment_representation,
-    post_representation,
 )
 from content.services.bulk import bulk_size_check
 from content.views.common import found, is_unfiltered
@@ -149,7 +149,7 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
             selectors.post_get(
                 actor=request.user,
                 post_id=post_id,
-                include_deleted=selectors.is_admin(request.user),
+                include_deleted=is_admin(request.user),
             )
         )
         return Response(post_representation(post))
@@ -324,7 +324,7 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
 
 
 def _public(response: Response, validators: dict[str, int]) -> Response:
-    """Let config.public_cache answer the next anonymous request for this URL before Django."""
+    """Let config.http.public_cache answer the next anonymous request for this URL before Django."""
     remember_public_response(response, validators)
     return response
 

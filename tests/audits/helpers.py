@@ -10,7 +10,7 @@ from django.db import connection
 from accounts.models import User
 from audits.models import AuditRecord
 from audits.services import audit_chain_seal, audit_record_write
-from config.context import RequestOrigin, request_id_var, request_origin_var
+from config.core.context import RequestOrigin, request_id_var, request_origin_var
 
 AUDITS_URL = "/api/v1/audits"
 

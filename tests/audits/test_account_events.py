@@ -17,8 +17,8 @@ from accounts.models import ApiKey, LoginFailureCounter, Role, User
 from accounts.tokens import email_verification_token_make, password_reset_token_make
 from audits.chain import chain_verify
 from audits.models import AuditRecord
-from config.context import request_id_var
-from config.queue import enqueue_on_commit
+from config.core.context import request_id_var
+from config.core.task_queue import enqueue_on_commit
 from tests.accounts.helpers import authed, login
 from tests.audits.helpers import only_record, records_of
 from tests.factories import PASSWORD, AdminFactory, GuestFactory, UserFactory, token_pair

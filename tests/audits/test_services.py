@@ -12,7 +12,6 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
-from rest_framework.exceptions import ValidationError
 
 from accounts.models import Role, User
 from audits.chain import GENESIS_HASH, chain_verify
@@ -27,6 +26,7 @@ from audits.services import (
     audit_record_write,
     audit_records_write,
 )
+from config.core.errors import ValidationFailed
 from tests.audits.helpers import record, sealed
 from tests.factories import AdminFactory, UserFactory
 
@@ -401,7 +401,7 @@ def test_a_redacted_record_takes_no_note_but_its_status_still_moves() -> None:
     target = record()
     audit_record_redact(record=target, actor=None)
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationFailed):
         audit_record_update(record=target, actor=None, note="again")
     audit_record_update(record=target, actor=None, status="resolved")
 
@@ -412,7 +412,7 @@ def test_a_redacted_record_takes_no_note_but_its_status_still_moves() -> None:
 def test_external_events_may_not_use_the_applications_own_actions() -> None:
     caller = UserFactory()
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationFailed):
         audit_external_event_write(
             actor=caller, action="user.login_succeeded", target_type="user", target_id="x"
         )

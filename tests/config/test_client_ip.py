@@ -8,8 +8,8 @@ import pytest
 from django.test import RequestFactory
 from rest_framework.test import APIClient
 
-from config.client_ip import client_ip
-from config.throttles import check_rate_limit_settings
+from config.http.client_address import client_ip
+from config.http.rate_limits import check_rate_limit_settings
 
 
 def ip_of(remote_addr: str, forwarded_for: str | None = None) -> str:

@@ -112,11 +112,41 @@ def test_invalid_field_is_a_validation_error_with_details(user_client: APIClient
     assert list(error["details"]) == ["message"]
 
 
-def test_json_array_where_an_object_is_expected_is_refused(user_client: APIClient) -> None:
-    response = user_client.post("/api/v1/demo/jobs", [1, 2], format="json")
+@pytest.mark.parametrize("body", [b"[1, 2]", b"[]", b'"a"', b"42", b"null", b"true"])
+def test_valid_json_that_is_not_an_object_is_malformed_request(
+    user_client: APIClient, body: bytes
+) -> None:
+    response = user_client.post("/api/v1/demo/jobs", body, content_type="application/json")
 
-    error = assert_envelope(response, 400, "validation_error")
-    assert "non_field_errors" in error["details"]
+    error = assert_envelope(response, 400, "malformed_request")
+    assert "JSON object" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json; charset=bz2_codec",
+        "application/json; charset=base64_codec",
+        "application/x-www-form-urlencoded; charset=zlib_codec",
+    ],
+)
+def test_a_charset_that_is_not_a_text_encoding_is_a_415(
+    user_client: APIClient, content_type: str
+) -> None:
+    response = user_client.post(
+        "/api/v1/demo/jobs", b'{"message": "hi"}', content_type=content_type
+    )
+
+    error = assert_envelope(response, 415, "unsupported_media_type")
+    assert "charset" in error["message"]
+
+
+def test_an_unknown_charset_name_falls_back_to_utf8(user_client: APIClient) -> None:
+    response = user_client.post(
+        "/api/v1/demo/jobs", b'{"message": "hi"}', content_type="application/json; charset=nope"
+    )
+
+    assert response.status_code == 202
 
 
 def test_unsupported_content_type_is_a_415(user_client: APIClient) -> None:

@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on POST (config.idempotency), against the real database."""
+"""`Idempotency-Key` on POST (config.api.idempotency.mixin), against the real database."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey, User
-from config.idempotency import IdempotentMixin
-from config.models import IdempotencyKey
-from config.services import idempotency_keys_purge
+from config.api.idempotency.mixin import IdempotentMixin
+from config.api.idempotency.models import IdempotencyKey
+from config.api.idempotency.store import idempotency_keys_purge
 from tests.config import urls_idempotency
 from tests.config.urls_idempotency import (
     ANONYMOUS_CREATE_PATH,

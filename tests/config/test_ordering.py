@@ -1,4 +1,4 @@
-"""`?ordering=` (config.ordering): a whitelist, several fields, NULLs last, `id` to break ties."""
+"""`?ordering=` (config.api.ordering): a whitelist, several fields, NULLs last, `id` breaks ties."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.db.models import F
 from django.db.models.functions import Lower
 from rest_framework.test import APIClient
 
-from config.ordering import SortTerm, StrictOrderingFilter, sort_terms
+from config.api.ordering import SortTerm, StrictOrderingFilter, sort_terms
 from content.models import Post, PostStatus
 from tests.config.urls_pagination import POSTS_PATH, PostListView
 from tests.factories import UserFactory

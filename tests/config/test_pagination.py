@@ -1,4 +1,4 @@
-"""Offset and cursor pages on one endpoint (config.pagination), over real posts."""
+"""Offset and cursor pages on one endpoint (config.api.pagination), over real posts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from config.pagination import ApiPagination
+from config.api.pagination import ApiPagination
 from content.models import Post, PostStatus
 from tests.config.urls_pagination import (
     COUNTED_POSTS_PATH,
@@ -352,7 +352,7 @@ def test_the_published_schema_lists_cursor_parameters_on_lists(api_client) -> No
 
 
 def test_cursor_values_round_trip_exactly() -> None:
-    from config.pagination import _decode_value, _encode_value
+    from config.api.pagination import _decode_value, _encode_value
 
     values = [
         datetime.datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=datetime.UTC),

@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from rest_framework.test import APIClient
 
-from config.public_cache import PublicResponseCache, is_public_request
+from config.http.public_cache import PublicResponseCache, is_public_request
 from tests.content.factories import PostFactory
 from tests.factories import UserFactory, bearer
 

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from config.throttles import Rate, check_rate_limit_settings, parse_rate
+from config.http.rate_limits import Rate, check_rate_limit_settings, parse_rate
 from tests.config.urls_rate_limits import AUTH_SCOPED_PATH
 from tests.factories import UserFactory
 

@@ -9,8 +9,8 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from config.context import REQUEST_ID_PATTERN, request_id_var
-from config.logs import ConsoleFormatter, redact_query
+from config.core.context import REQUEST_ID_PATTERN, request_id_var
+from config.http.logs import ConsoleFormatter, redact_query
 
 
 @pytest.mark.parametrize("request_id", ["abc", "A-b_c.9", "x" * 128])

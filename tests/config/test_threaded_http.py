@@ -11,7 +11,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import ApplicationCommunicator, HttpCommunicator
 
-from config.threaded_http import ThreadedWSGIHandler, wsgi_environ
+from config.http.threaded_wsgi import ThreadedWSGIHandler, wsgi_environ
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 

@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from config.errors import ServiceUnavailable
-from config.idempotency import IdempotentMixin
+from config.api.idempotency.mixin import IdempotentMixin
+from config.core.errors import ServiceUnavailable
 from config.urls import urlpatterns as real_urlpatterns
 
 CREATE_PATH = "/api/v1/test/idempotent-users"

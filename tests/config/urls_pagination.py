@@ -9,7 +9,7 @@ from rest_framework import serializers
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
 
-from config.ordering import StrictOrderingFilter
+from config.api.ordering import StrictOrderingFilter
 from config.urls import urlpatterns as real_urlpatterns
 from content.models import Post
 

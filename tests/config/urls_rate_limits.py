@@ -6,7 +6,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.throttles import AuthRateThrottle, RoleRateThrottle
+from config.api.throttles import AuthRateThrottle, RoleRateThrottle
 from config.urls import urlpatterns as real_urlpatterns
 
 AUTH_SCOPED_PATH = "/api/v1/test/auth-scoped"

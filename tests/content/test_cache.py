@@ -129,7 +129,7 @@ def test_unfiltered_count_follows_drafts_published_later(
 
 DEAD_REDIS = {
     "default": {
-        "BACKEND": "config.cache.SharedPoolRedisCache",
+        "BACKEND": "config.core.redis_cache.SharedPoolRedisCache",
         "LOCATION": "redis://127.0.0.1:1/0",
         "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
     }

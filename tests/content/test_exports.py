@@ -21,6 +21,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from config.asgi import application
+from config.core.representations import iso_time
 from content.exports import (
     COLUMNS,
     CONTENT_TYPES,
@@ -29,10 +30,9 @@ from content.exports import (
     export_filename,
     export_response,
     export_write,
-    iso_datetime,
 )
 from content.models import Post, PostStatus
-from content.serializers import post_representation
+from content.representations import post_representation
 from tests.content.factories import PostFactory
 from tests.factories import UserFactory, bearer
 
@@ -129,8 +129,8 @@ def test_csv_has_the_contract_columns_and_one_row_per_post() -> None:
             post.author.username,
             "python, zebra, äpfel",
             "0",
-            iso_datetime(post.created_at),
-            iso_datetime(post.published_at),
+            iso_time(post.created_at),
+            iso_time(post.published_at),
         ],
         [
             str(draft.pk),
@@ -139,7 +139,7 @@ def test_csv_has_the_contract_columns_and_one_row_per_post() -> None:
             draft.author.username,
             "",
             "0",
-            iso_datetime(draft.created_at),
+            iso_time(draft.created_at),
             "",
         ],
     ]
@@ -201,9 +201,9 @@ def test_json_times_are_rendered_as_drf_renders_them() -> None:
     with_micros = datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=UTC)
     whole_second = datetime(2026, 11, 22, 10, 0, 0, tzinfo=timezone.get_fixed_timezone(120))
 
-    assert iso_datetime(with_micros) == field.to_representation(with_micros)
-    assert iso_datetime(with_micros) == "2026-11-22T10:00:00.123456Z"
-    assert iso_datetime(whole_second) == field.to_representation(whole_second)
+    assert iso_time(with_micros) == field.to_representation(with_micros)
+    assert iso_time(with_micros) == "2026-11-22T10:00:00.123456Z"
+    assert iso_time(whole_second) == field.to_representation(whole_second)
 
 
 def test_json_keeps_text_as_is_and_unicode_unescaped() -> None:

@@ -11,7 +11,7 @@ django_http_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from config.body_limit import BodySizeLimitMiddleware  # noqa: E402
+from config.http.body_limit import BodySizeLimitMiddleware  # noqa: E402
 from realtime.routing import websocket_application  # noqa: E402
 
 application = ProtocolTypeRouter(

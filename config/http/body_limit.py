@@ -1,7 +1,9 @@
-"""ASGI guard that refuses oversized HTTP bodies before Django buffers them.
+"""The request body limit: its one definition, and the ASGI guard that enforces it first.
 
-Django's ASGI handler reads the whole body into a temporary file before any middleware runs,
-so a limit enforced later would still let a client fill the disk.
+The limit is Django's `DATA_UPLOAD_MAX_MEMORY_SIZE`. The guard refuses a bigger body before the
+server buffers it (a limit enforced later would still let a client fill memory or disk);
+behind it, Django's own check (RequestDataTooBig, when DRF reads `request.body`) answers the
+same 413 through `payload_too_large()`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from typing import Any
 
 from django.conf import settings
 
-from config.context import accept_request_id
+from config.core.context import accept_request_id
+from config.core.errors import PayloadTooLarge
+from config.http.envelope import error_body, status_for
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -25,6 +29,15 @@ class BodyTooLarge(Exception):
     pass
 
 
+def body_limit_bytes() -> int:
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def payload_too_large() -> PayloadTooLarge:
+    """The refusal of a body over the limit, wherever it is noticed."""
+    return PayloadTooLarge(details={"limit_bytes": body_limit_bytes()})
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
@@ -34,20 +47,14 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 async def _send_payload_too_large(scope: Scope, send: Send) -> None:
     request_id = accept_request_id(_header(scope, b"x-request-id"))
+    error = payload_too_large()
     body = json.dumps(
-        {
-            "error": {
-                "code": "payload_too_large",
-                "message": "The request body is larger than this server accepts.",
-                "details": {"limit_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
-                "request_id": request_id,
-            }
-        }
+        error_body(error.code, error.message, error.details, request_id=request_id)
     ).encode()
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status_for(error),
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
@@ -68,7 +75,7 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        limit = body_limit_bytes()
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _send_payload_too_large(scope, send)

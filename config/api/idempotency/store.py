@@ -1,4 +1,4 @@
-"""Writes of the cross-cutting API pieces: the idempotency key store.
+"""The idempotency key store: claim, complete, release and purge keys.
 
 A claim is its own committed row before the request's work starts: the unique (scope, key)
 constraint is what lets exactly one of several concurrent requests with one key run. (With
@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from config.models import IdempotencyKey
+from config.api.idempotency.models import IdempotencyKey
 
 logger = logging.getLogger("agora.idempotency")
 

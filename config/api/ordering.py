@@ -1,6 +1,6 @@
 """Sorting of lists: `?ordering=-created_at,title`, and the one definition of a list's order.
 
-Both `StrictOrderingFilter` and the cursor paginator (config.pagination) read a queryset's
+Both `StrictOrderingFilter` and the cursor paginator (config.api.pagination) read a queryset's
 order through `sort_terms`, so they agree on three things that make keyset pages correct:
 
 - every order ends with the primary key, so no two rows tie;

@@ -8,7 +8,7 @@
   with `get_list_count(queryset) -> int` (a cached count of a big unfiltered list, say).
 - cursor (`?cursor=` — empty for the first page — or `?pagination=cursor`) →
   `{"next", "previous", "results"}`, no count. A cursor holds the sort values of the row at
-  the page boundary (the primary key last, see config.ordering), signed; the next page is the
+  the page boundary (the primary key last, see config.api.ordering), signed; the next page is the
   rows past that tuple (`WHERE`, not `OFFSET`), so it costs the same on page 1000 as on page
   1, and rows inserted or deleted meanwhile neither repeat nor skip rows.
 """
@@ -31,7 +31,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from config.ordering import SortTerm, ordering_signature, sort_terms
+from config.api.ordering import SortTerm, ordering_signature, sort_terms
 
 OFFSET = "offset"
 CURSOR = "cursor"
@@ -106,7 +106,7 @@ class _Key:
 
 
 class KeysetPagination(OffsetPagination):
-    """Cursor pages over any order config.ordering can express (see the module docstring)."""
+    """Cursor pages over any order config.api.ordering can express (see the module docstring)."""
 
     cursor_query_param = CURSOR
 

@@ -1,47 +1,19 @@
-"""Django's Redis cache backend with one connection pool per process, and cache-aside helpers.
-
-Django keeps cache backends in an asgiref `Local`, so under ASGI every request context builds
-a new backend, and with it a new pool and a new TCP connection to Redis (measured: one
-connection per request under `make bench`, about 3 ms each). Sharing the pools across backend
-instances keeps the connections open. redis-py resets a pool after a fork by itself.
-"""
+"""Cache-aside helpers: an unreachable cache is a miss, version counters make invalidation
+race-free. Reads fall back to the database and writes never fail a request over the cache."""
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from django.core.cache import cache
-from django.core.cache.backends.redis import RedisCache, RedisCacheClient
-from redis import ConnectionPool
 from redis.exceptions import RedisError
 
 logger = logging.getLogger("agora.cache")
 
 # What a cache outage raises: redis-py's errors, and socket errors from a dead connection.
 CACHE_ERRORS = (RedisError, OSError)
-
-_pools: dict[tuple[str, str], ConnectionPool] = {}
-_pools_lock = threading.Lock()
-
-
-class SharedPoolRedisCacheClient(RedisCacheClient):
-    def _get_connection_pool(self, write: bool) -> ConnectionPool:
-        server = self._servers[self._get_connection_pool_index(write)]
-        key = (server, repr(sorted(self._pool_options.items())))
-        with _pools_lock:
-            pool = _pools.get(key)
-            if pool is None:
-                pool = _pools[key] = self._pool_class.from_url(server, **self._pool_options)
-        return pool
-
-
-class SharedPoolRedisCache(RedisCache):
-    def __init__(self, server: str, params: dict[str, Any]) -> None:
-        super().__init__(server, params)
-        self._class = SharedPoolRedisCacheClient
 
 
 def cached(key: str, compute: Callable[[], Any], timeout: int) -> tuple[Any, bool]:

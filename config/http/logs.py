@@ -7,7 +7,7 @@ import logging.config
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from config.context import current_request_id
+from config.core.context import current_request_id
 
 SENSITIVE_QUERY_KEYS = frozenset(
     {

@@ -1,21 +1,21 @@
-"""Rate limits per role and for the auth endpoints: fixed-window counters in the Django cache.
+"""Rate limits: the fixed windows, their counters in the Django cache, and the headers.
 
 DRF's SimpleRateThrottle reads a per-client history list, appends to it and writes it back, so
 concurrent requests overwrite each other's hits. Here a hit is `cache.add(key, 0)` then
 `cache.incr(key)`, both atomic on Redis and LocMem: N concurrent requests get N distinct counts.
 
-Every limiting throttle records its standing on the Django request; `RateLimitHeadersMiddleware`
-copies the tightest one onto the response as the RateLimit-* headers, error responses included.
+The throttles of config.api.throttles count with `rate_limit_hit` and record their standing on
+the Django request (`rate_limit_record`); `RateLimitHeadersMiddleware` copies the tightest one
+onto the response as the RateLimit-* headers, error responses included. The ASGI public cache
+(config.http.public_cache) counts anonymous hits on the same keys (`current_window`).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import logging
 import math
 import re
 import time
-from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -26,18 +26,12 @@ from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
-from rest_framework.request import Request
-from rest_framework.throttling import BaseThrottle
 
-from config.client_ip import client_ip, trusted_networks
-from config.errors import ServiceUnavailable
-
-logger = logging.getLogger("agora.ratelimit")
+from config.http.client_address import trusted_networks
 
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 _RATE = re.compile(r"(\d+)/([a-z]+)")
 _STANDING_ATTRIBUTE = "_rate_limit_standing"
-_WARNED_ATTRIBUTE = "_rate_limit_cache_warned"
 
 
 @dataclass(frozen=True)
@@ -67,7 +61,7 @@ class Window:
 
 
 def current_window(scope: str, identity: str, rate: Rate) -> Window:
-    """The one definition of a rate-limit counter, shared with config.public_cache."""
+    """The one definition of a rate-limit counter, shared with config.http.public_cache."""
     now = time.time()
     number = int(now // rate.window)
     return Window(
@@ -124,7 +118,7 @@ def rate_limit_headers(request: HttpRequest) -> dict[str, str]:
     }
 
 
-def _record(request: HttpRequest, standing: RateLimitStanding) -> None:
+def rate_limit_record(request: HttpRequest, standing: RateLimitStanding) -> None:
     """Keep the standing with the fewest hits left (on a tie, the later reset)."""
     current: RateLimitStanding | None = getattr(request, _STANDING_ATTRIBUTE, None)
     tightness = (standing.remaining, -standing.reset)
@@ -143,7 +137,7 @@ def _ip_identity(ip: str) -> str:
     return ip
 
 
-def _hit(key: str, timeout: int) -> int:
+def rate_limit_hit(key: str, timeout: int) -> int:
     """Count one hit on `key`, created at 0 if missing; returns the new count.
 
     On Redis this is one round trip (`SET NX EX` and `INCR` pipelined); Django's `add` plus
@@ -172,87 +166,3 @@ def _hit_redis(backend: RedisCache, key: str, timeout: int) -> int:
     pipeline.incr(full_key)
     _, count = pipeline.execute()
     return int(count)
-
-
-def _django_request(request: Request | HttpRequest) -> HttpRequest:
-    return getattr(request, "_request", request)
-
-
-class FixedWindowThrottle(BaseThrottle, ABC):
-    """`limit` hits per window for one (scope, identity); subclasses choose both.
-
-    A cache failure goes to `cache_unavailable`, which decides whether to fail open or closed.
-    """
-
-    def __init__(self) -> None:
-        self._wait: int | None = None
-
-    @abstractmethod
-    def scope_and_identity(self, request: Request) -> tuple[str, str]:
-        """The rate's scope (a RATE_LIMITS key) and who is counted (user or address)."""
-
-    @abstractmethod
-    def cache_unavailable(self, request: Request, scope: str, exc: Exception) -> bool:
-        """Without a cache: True lets the request through; raising refuses it."""
-
-    def allow_request(self, request: Request, view: Any) -> bool:
-        scope, identity = self.scope_and_identity(request)
-        rate = configured_rate(scope)
-        if rate is None:
-            return True
-        window = current_window(scope, identity, rate)
-        reset = window.reset
-        try:
-            count = _hit(window.key, timeout=window.timeout)
-        except Exception as exc:  # noqa: BLE001 - any backend error means "cache down"
-            return self.cache_unavailable(request, scope, exc)
-        remaining = max(0, rate.limit - count)
-        _record(_django_request(request), RateLimitStanding(rate.limit, remaining, reset))
-        self._wait = reset
-        return count <= rate.limit
-
-    def wait(self) -> int | None:
-        return self._wait
-
-    @staticmethod
-    def _warn_once(request: Request, scope: str, exc: Exception, outcome: str) -> None:
-        django_request = _django_request(request)
-        if getattr(django_request, _WARNED_ATTRIBUTE, False):
-            return
-        setattr(django_request, _WARNED_ATTRIBUTE, True)
-        logger.warning(
-            "Rate limit cache unavailable, %s",
-            outcome,
-            extra={"scope": scope, "error": f"{type(exc).__name__}: {exc}"},
-        )
-
-
-class RoleRateThrottle(FixedWindowThrottle):
-    """The general API limit: per user at the rate of their role, per client IP when anonymous.
-
-    Fails open: without the cache the API keeps serving, unlimited.
-    """
-
-    def scope_and_identity(self, request: Request) -> tuple[str, str]:
-        user = request.user
-        if user is not None and user.is_authenticated:
-            return str(getattr(user, "role", "")), f"user:{user.pk}"
-        return "anon", anonymous_identity(client_ip(_django_request(request)))
-
-    def cache_unavailable(self, request: Request, scope: str, exc: Exception) -> bool:
-        self._warn_once(request, scope, exc, "requests are not limited")
-        return True
-
-
-class AuthRateThrottle(FixedWindowThrottle):
-    """The `auth` limit per client IP, for login, registration, password reset and the like.
-
-    Fails closed (503): without the cache nothing would stop password guessing.
-    """
-
-    def scope_and_identity(self, request: Request) -> tuple[str, str]:
-        return "auth", anonymous_identity(client_ip(_django_request(request)))
-
-    def cache_unavailable(self, request: Request, scope: str, exc: Exception) -> bool:
-        self._warn_once(request, scope, exc, "auth requests are refused")
-        raise ServiceUnavailable("Rate limiting is unavailable; try again shortly.")

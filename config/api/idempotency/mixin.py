@@ -5,7 +5,7 @@ POST carrying the header:
 
 - The caller is known (the hook runs after DRF's authentication, permissions and throttles):
   the scope is the user (`user:<id>`, whether by token, API key or session), or for anonymous
-  callers their address (`ip:<address>`, config.client_ip).
+  callers their address (`ip:<address>`, config.http.client_address).
 - The key (1 to 255 printable ASCII characters, else 400) is claimed in its own committed row
   before the view runs; a concurrent request with the same key gets 409 `conflict` ("still
   being processed", `Retry-After: 1`). The same key with another method, path, query or body
@@ -39,15 +39,15 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from config.client_ip import client_ip
-from config.models import IdempotencyKey
-from config.services import (
+from config.api.idempotency.models import IdempotencyKey
+from config.api.idempotency.store import (
     IdempotencyKeyInProgress,
     IdempotencyKeyReused,
     idempotency_claim,
     idempotency_complete,
     idempotency_release,
 )
+from config.http.client_address import client_ip
 
 logger = logging.getLogger("agora.idempotency")
 
@@ -75,7 +75,7 @@ class IdempotencyConflict(APIException):
 
 class IdempotencyInProgress(IdempotencyConflict):
     default_detail = "A request with this Idempotency-Key is still being processed."
-    wait = 1  # becomes Retry-After (config.errors)
+    wait = 1  # becomes Retry-After (config.api.exception_handler)
 
 
 class _Replay(Exception):

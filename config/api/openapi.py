@@ -40,7 +40,7 @@ class AutoSchema(openapi.AutoSchema):
     """drf-spectacular's AutoSchema, plus the `Idempotency-Key` header where a view takes it."""
 
     def get_override_parameters(self) -> list[Any]:
-        from config.idempotency import accepts_idempotency_key
+        from config.api.idempotency.mixin import accepts_idempotency_key
 
         parameters = list(super().get_override_parameters())
         if accepts_idempotency_key(self.view, self.method):
@@ -67,7 +67,7 @@ def document_paths_without_trailing_slash(result: dict[str, Any], **kwargs: Any)
 
 
 def document_rate_limits(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """Every API operation is rate limited (config.throttles), so every one may answer 429."""
+    """Every API operation is rate limited (config.api.throttles), so every one may answer 429."""
     response = {
         "description": ERROR_DESCRIPTIONS[429],
         "headers": {

@@ -10,17 +10,19 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject, empty
 
-from config.client_ip import client_ip
-from config.context import (
+from config.core.context import (
     USER_AGENT_MAX_LENGTH,
     RequestOrigin,
     accept_request_id,
     request_id_var,
     request_origin_var,
 )
-from config.errors import error_response, internal_error_response, is_api_path
-from config.logs import redact_query
-from config.throttles import rate_limit_headers
+from config.core.errors import DomainError
+from config.http.body_limit import payload_too_large
+from config.http.client_address import client_ip
+from config.http.envelope import domain_error_response, internal_error_response, is_api_path
+from config.http.logs import redact_query
+from config.http.rate_limits import rate_limit_headers
 
 access_logger = logging.getLogger("agora.access")
 
@@ -105,9 +107,7 @@ class ApiExceptionMiddleware:
         if not is_api_path(request.path):
             return None
         if isinstance(exception, RequestDataTooBig):
-            return error_response(
-                413,
-                "payload_too_large",
-                "The request body is larger than this server accepts.",
-            )
+            return domain_error_response(payload_too_large())
+        if isinstance(exception, DomainError):
+            return domain_error_response(exception)
         return internal_error_response(request, exception)

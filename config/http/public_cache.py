@@ -11,9 +11,9 @@ What keeps it correct:
   no query string, no credentials or cookies, no `Origin` (CORS answers vary by it), JSON or
   no `Accept`. Both sides decide with the same `is_public_request`.
 - Every entry lists the version counters its data was computed under (see
-  config.cache.cache_version_bump); a write moves a counter on after commit, and an entry
+  config.core.cache_aside.cache_version_bump); a write moves a counter on after commit, and an entry
   whose counters moved is ignored, so the request goes on to Django.
-- The anonymous rate limit is counted on the same Redis key as config.throttles, in the same
+- The anonymous rate limit is counted on the same Redis key as config.http.rate_limits, in the same
   round trip as the lookup; a client over its limit goes on to Django, which answers the 429.
 - The request id, the RateLimit-* headers and the access log line are made per request, as
   RequestContextMiddleware and RateLimitHeadersMiddleware make them.
@@ -34,9 +34,9 @@ from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, HttpResponseBase
 
-from config.client_ip import client_address
-from config.context import accept_request_id, request_id_var
-from config.throttles import anonymous_identity, configured_rate, current_window
+from config.core.context import accept_request_id, request_id_var
+from config.http.client_address import client_address
+from config.http.rate_limits import anonymous_identity, configured_rate, current_window
 
 logger = logging.getLogger("agora.cache")
 access_logger = logging.getLogger("agora.access")
@@ -234,7 +234,7 @@ class PublicResponseCache:
 
 
 def _client_address(scope: Scope, headers: dict[str, str]) -> str:
-    """The client's address as config.client_ip tells it (proxies trusted by configuration)."""
+    """The client's address as config.http.client_address tells it (trusted proxies included)."""
     return client_address((scope.get("client") or ("", 0))[0], headers.get("x-forwarded-for", ""))
 
 

@@ -1,0 +1,2 @@
+"""`Idempotency-Key` on POST: the view mixin (`mixin`), its store (`store`) and the store's
+model (`models`, registered under the `config` app)."""
