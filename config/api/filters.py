@@ -13,7 +13,7 @@ from django.utils import timezone
 
 class DateOrDateTimeField(forms.Field):
     """`2026-11-22` or `2026-11-22T10:00:00Z`; a date is the start of that day (UTC), a naive
-    time is UTC. Cleans to (moment, given as a date)."""
+    time is UTC. Cleans to (moment in UTC, given as a date)."""
 
     default_error_messages = {"invalid": "Enter a date (YYYY-MM-DD) or an ISO 8601 date-time."}
 
@@ -26,11 +26,13 @@ class DateOrDateTimeField(forms.Field):
                 day = dt.date.fromisoformat(text)
                 return dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC), True
             moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
+            if timezone.is_naive(moment):
+                moment = moment.replace(tzinfo=dt.UTC)
+            # In UTC: PostgreSQL refuses offsets beyond ±15:59, which Python accepts, and a
+            # moment whose UTC time leaves years 1 to 9999 cannot be compared at all.
+            return moment.astimezone(dt.UTC), False
+        except (ValueError, OverflowError):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
-        if timezone.is_naive(moment):
-            moment = moment.replace(tzinfo=dt.UTC)
-        return moment, False
 
 
 class DateOrDateTimeFilter(django_filters.Filter):
@@ -48,6 +50,8 @@ class DateOrDateTimeFilter(django_filters.Filter):
         moment, is_date = value
         if self.before:
             if is_date:
+                if moment.date() == dt.date.max:
+                    return qs.filter(**{f"{self.field_name}__isnull": False})
                 return qs.filter(**{f"{self.field_name}__lt": moment + dt.timedelta(days=1)})
             return qs.filter(**{f"{self.field_name}__lte": moment})
         return qs.filter(**{f"{self.field_name}__gte": moment})
