@@ -178,6 +178,8 @@ def _unavailable(body: dict[str, Any], message: str, details: dict[str, Any]) ->
     return response
 
 
+@csrf_exempt
 def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
-    """Unknown paths under /api/ and /health answer the envelope, whatever DEBUG says."""
+    """Unknown paths under /api/ and /health answer the envelope, whatever DEBUG says, and
+    whatever the method: a POST with a session cookie is still a 404, not a CSRF refusal."""
     return error_response(404, "not_found", "No such resource.")

@@ -121,6 +121,17 @@ def handler403(request: HttpRequest, exception: Exception | None = None) -> Any:
     return permission_denied(request, exception)
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> Any:
+    """Django's CSRF_FAILURE_VIEW: the envelope under the API, Django's page elsewhere."""
+    if is_api_path(request.path):
+        return error_response(
+            403, "permission_denied", f"CSRF check failed: {reason}. Send the X-CSRFToken header."
+        )
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    return django_csrf_failure(request, reason)
+
+
 def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:
     if is_api_path(request.path):
         return error_response(404, "not_found", "No such resource.")

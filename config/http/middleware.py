@@ -1,12 +1,17 @@
-"""Django middleware of the cross-cutting API pieces: request context, rate limit headers, 500s."""
+"""Django middleware of the cross-cutting pieces: request context, rate limit headers, the
+envelope for what escapes a view, and the Content-Security-Policy on every response."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 
-from django.core.exceptions import RequestDataTooBig
+from csp.constants import HEADER as CSP_HEADER
+from csp.middleware import CSPMiddleware
+from csp.utils import build_policy
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject, empty
 
@@ -20,7 +25,12 @@ from config.core.context import (
 from config.core.errors import DomainError
 from config.http.body_limit import payload_too_large
 from config.http.client_address import client_ip
-from config.http.envelope import domain_error_response, internal_error_response, is_api_path
+from config.http.envelope import (
+    domain_error_response,
+    error_response,
+    internal_error_response,
+    is_api_path,
+)
 from config.http.logs import redact_query
 from config.http.rate_limits import rate_limit_headers
 
@@ -53,7 +63,7 @@ class RequestContextMiddleware:
         request.request_id = request_id  # type: ignore[attr-defined]
         started = time.perf_counter()
         try:
-            response = self.get_response(request)
+            response = _foreign_host_refusal(request) or self.get_response(request)
             response["X-Request-ID"] = request_id
             query = redact_query(request.META.get("QUERY_STRING", ""))
             access_logger.info(
@@ -75,6 +85,24 @@ class RequestContextMiddleware:
         finally:
             request_origin_var.reset(origin_token)
             request_id_var.reset(token)
+
+
+def _foreign_host_refusal(request: HttpRequest) -> HttpResponse | None:
+    """The 400 envelope for an API request whose Host is not in ALLOWED_HOSTS.
+
+    Django raises DisallowedHost wherever the host is first read, and with DEBUG on it answers
+    with its technical page (settings, paths, versions) instead of handler400. Checked here,
+    outside every other middleware, API clients get the envelope in every mode.
+    """
+    if not is_api_path(request.path):
+        return None
+    try:
+        request.get_host()
+    except DisallowedHost:
+        return error_response(
+            400, "malformed_request", "The Host header names a host this server does not serve."
+        )
+    return None
 
 
 class RateLimitHeadersMiddleware:
@@ -111,3 +139,22 @@ class ApiExceptionMiddleware:
         if isinstance(exception, DomainError):
             return domain_error_response(exception)
         return internal_error_response(request, exception)
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware, with the policy on every response but Django's debug 500 page.
+
+    django-csp leaves 404 and 500 responses alone when DEBUG is on, for Django's debug pages;
+    the 500 page needs inline script, the 404 page does not. Our JSON envelopes under /api/ and
+    /health are neither, and like every response they carry the policy.
+    """
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        response = super().process_response(request, response)
+        exempt = getattr(response, "_csp_exempt", False)
+        covered = response.status_code == 404 or is_api_path(request.path)
+        if CSP_HEADER not in response and covered and not exempt:
+            policy = build_policy(**asdict(self.get_policy_parts(request, response)))
+            if policy:
+                response[CSP_HEADER] = policy
+        return response

@@ -57,7 +57,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "config.http.middleware.ContentSecurityPolicyMiddleware",
     "config.http.middleware.ApiExceptionMiddleware",
 ]
 
@@ -373,6 +373,8 @@ CONTENT_SECURITY_POLICY = {
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Under /api/ and /health a CSRF refusal is the JSON envelope, not Django's HTML page.
+CSRF_FAILURE_VIEW = "config.http.envelope.csrf_failure"
 
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"

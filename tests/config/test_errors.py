@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 import pytest
 from channels.testing import HttpCommunicator
@@ -220,3 +222,45 @@ def test_unknown_host_header_stays_html_outside_the_api(api_client: APIClient) -
 
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/html")
+
+
+@override_settings(DEBUG=True)
+@pytest.mark.parametrize("path", ["/health", "/api/v1/posts", "/api/v1/missing"])
+def test_unknown_host_header_is_the_envelope_with_debug_on(
+    api_client: APIClient, path: str
+) -> None:
+    response = api_client.get(path, HTTP_HOST="attacker.example")
+
+    error = assert_envelope(response, 400, "malformed_request")
+    assert "Host" in error["message"]
+    assert b"Traceback" not in response.content
+    assert b"settings" not in response.content.lower()
+
+
+@pytest.mark.parametrize("method", ["post", "put", "patch", "delete"])
+def test_a_write_to_an_unknown_api_path_is_a_404_even_with_a_session(
+    user: Any, method: str
+) -> None:
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    response = getattr(client, method)("/api/v1/no-such-thing", {}, content_type="application/json")
+
+    assert_envelope(response, 404, "not_found")
+
+
+def test_a_csrf_refusal_under_the_api_is_the_envelope() -> None:
+    from django.test import RequestFactory
+
+    from config.http.envelope import csrf_failure
+
+    request = RequestFactory().post("/api/v1/auth/token/refresh")
+
+    response = csrf_failure(request, reason="CSRF token missing")
+
+    assert response.status_code == 403
+    error = json.loads(response.content)["error"]
+    assert error["code"] == "permission_denied"
+    assert "CSRF" in error["message"]

@@ -55,3 +55,32 @@ def test_an_unlisted_origin_is_still_refused(api_client: APIClient) -> None:
     response = api_client.get("/health", HTTP_ORIGIN="https://app.example.org.evil.example")
 
     assert "Access-Control-Allow-Origin" not in response
+
+
+@override_settings(DEBUG=True)
+@pytest.mark.parametrize("path", ["/api/v1/missing", "/api/v1/posts/not-a-post", "/health/nope"])
+def test_json_404s_carry_the_policy_with_debug_on(api_client: APIClient, path: str) -> None:
+    response = api_client.get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+
+
+@override_settings(DEBUG=True)
+def test_html_404s_carry_the_policy_with_debug_on(api_client: APIClient) -> None:
+    response = api_client.get("/no-such-page")
+
+    assert response.status_code == 404
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+
+
+@pytest.mark.urls("tests.config.urls_failing")
+@override_settings(DEBUG=True)
+def test_the_json_500_envelope_carries_the_policy_with_debug_on(api_client: APIClient) -> None:
+    api_client.raise_request_exception = False
+
+    response = api_client.get("/api/v1/failing")
+
+    assert response.status_code == 500
+    assert "default-src 'self'" in response["Content-Security-Policy"]
