@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import environ
 
@@ -25,3 +27,19 @@ def settings_module() -> str:
 
 def configure_settings_module() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
+
+
+def email_settings(url: str) -> dict[str, Any]:
+    """Django's EMAIL_* settings for `EMAIL_URL` (`smtp://…`, `consolemail://`, `filemail://…`).
+
+    django-environ drops the leading slash of `filemail:///var/mail/agora`, so the mail would
+    land in `var/mail/agora` under the working directory. Here `filemail:///path` is that
+    absolute path, and `filemail://dir/sub` is `dir/sub` under the project root.
+    """
+    config = environ.Env.email_url_config(url)
+    if urlsplit(url).scheme == "filemail":
+        parts = urlsplit(url)
+        path = unquote(parts.netloc + parts.path)
+        config["EMAIL_FILE_PATH"] = str(path if not parts.netloc else BASE_DIR / path)
+        config["EMAIL_HOST"] = None
+    return config

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from config.env import BASE_DIR, env
+from config.env import BASE_DIR, email_settings, env
 
 AGORA_VERSION = "0.1.0"
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
@@ -387,13 +387,8 @@ STORAGES = {
 MEDIA_ROOT = VAR_DIR / "media"
 
 # --- Email ----------------------------------------------------------------------------------
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+vars().update(email_settings(env.str("EMAIL_URL", default="consolemail://")))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Agora <no-reply@localhost>")
-
-# --- AI provider (used by the assistant endpoints) ------------------------------------------
-OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
-OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
-OPENAI_MODEL = env.str("OPENAI_MODEL", default="")
 
 # --- Locale ---------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
