@@ -1,11 +1,10 @@
-from django.urls import re_path
-
 from audits import views
+from config.api.routers import optional_slash
 
 urlpatterns = [
-    re_path(r"^audits/?$", views.AuditRecordListCreateView.as_view(), name="audits"),
-    re_path(
-        r"^audits/(?P<record_id>[^/]+)/?$",
+    optional_slash("audits", views.AuditRecordListCreateView.as_view(), name="audits"),
+    optional_slash(
+        "audits/<record_id>",
         views.AuditRecordDetailView.as_view(),
         name="audit-detail",
     ),

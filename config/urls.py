@@ -1,4 +1,4 @@
-"""Every path is served with and without its trailing slash, never through a redirect."""
+"""The URLconf. Every path is served with and without its trailing slash (config.api.routers)."""
 
 from django.contrib import admin
 from django.urls import include, path, re_path
@@ -9,6 +9,7 @@ from drf_spectacular.views import (
 )
 
 from config import views
+from config.api.routers import optional_slash
 
 api_v1_patterns = [
     path("", include("accounts.urls")),
@@ -19,12 +20,12 @@ api_v1_patterns = [
 
 urlpatterns = [
     path("", views.RootView.as_view(), name="root"),
-    re_path(r"^health/?$", views.HealthView.as_view(), name="health"),
-    re_path(r"^health/db/?$", views.HealthDatabaseView.as_view(), name="health-db"),
-    re_path(r"^health/ready/?$", views.HealthReadyView.as_view(), name="health-ready"),
-    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
-    re_path(r"^docs/?$", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
-    re_path(r"^redoc/?$", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    optional_slash("health", views.HealthView.as_view(), name="health"),
+    optional_slash("health/db", views.HealthDatabaseView.as_view(), name="health-db"),
+    optional_slash("health/ready", views.HealthReadyView.as_view(), name="health-ready"),
+    optional_slash("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    optional_slash("docs", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
+    optional_slash("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     re_path(r"^api/v1/", include(api_v1_patterns)),
     path("admin/", admin.site.urls),
     re_path(r"^(?:api|health)(?:/.*)?$", views.api_not_found),

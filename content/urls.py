@@ -1,16 +1,6 @@
-from rest_framework.routers import SimpleRouter
-
+from config.api.routers import OptionalSlashRouter
 from content.views.comments import CommentViewSet
 from content.views.posts import PostViewSet
-
-
-class OptionalSlashRouter(SimpleRouter):
-    """Every path is served with and without its trailing slash, never through a redirect."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.trailing_slash = "/?"
-
 
 router = OptionalSlashRouter()
 router.register("posts", PostViewSet, basename="post")

@@ -1,7 +1,6 @@
-from django.urls import re_path
-
+from config.api.routers import optional_slash
 from tasks.views import DemoJobView
 
 urlpatterns = [
-    re_path(r"^demo/jobs/?$", DemoJobView.as_view(), name="demo-jobs"),
+    optional_slash("demo/jobs", DemoJobView.as_view(), name="demo-jobs"),
 ]
