@@ -9,8 +9,8 @@ from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts.cache import public_profile_cached
 from accounts.models import ApiKey, LoginSession, User
+from accounts.profile_cache import public_profile_cached
 from accounts.representations import public_user_representation
 from accounts.tokens import AccessClaims, access_token_read
 

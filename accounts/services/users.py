@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db import transaction
 
-from accounts.cache import public_profile_invalidate
 from accounts.models import Role, User
+from accounts.profile_cache import public_profile_invalidate
 from accounts.services.events import auth_event_log
 from accounts.services.sessions import login_sessions_revoke
 from audits.services import AuditEvent, audit_changes, audit_record_write, audit_records_write

@@ -11,8 +11,8 @@ from django.db import connection
 from django.db.models import F, Q, QuerySet
 
 from accounts.models import is_admin
-from content.cache import feed_count_cached, post_detail_cached
 from content.models import LIVE, PUBLIC_STATUSES, Post, PostStatus
+from content.read_cache import feed_count_cached, post_detail_cached
 from content.representations import post_representation
 
 SEARCH_CONFIG = "english"

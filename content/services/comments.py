@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import User
 from audits.services import audit_changes, audit_record_write
 from config.core.errors import ValidationFailed
-from content import cache
+from content import read_cache
 from content.exceptions import PostArchived
 from content.models import Comment, Post, PostStatus
 from content.representations import comment_representation
@@ -114,7 +114,7 @@ def comment_restore(*, actor: User, comment: Comment) -> Comment:
 
 def _count_move(post_id: object, delta: int) -> None:
     Post.objects.filter(pk=post_id).update(comment_count=F("comment_count") + delta)
-    after_commit(lambda: cache.post_comments_changed(post_id))
+    after_commit(lambda: read_cache.post_comments_changed(post_id))
 
 
 def _announce(comment: Comment, event: str) -> None:

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audits.services import AuditEvent, audit_changes, audit_record_write, audit_records_write
-from content import cache
+from content import read_cache
 from content.models import Post, PostStatus
 from content.representations import post_representation
 from content.services.common import (
@@ -156,7 +156,7 @@ def post_deleted(post_ids: list[Any], *, actor: User) -> None:
         ]
     )
     for post_id in post_ids:
-        after_commit(lambda post_id=post_id: cache.post_invalidate(post_id))
+        after_commit(lambda post_id=post_id: read_cache.post_invalidate(post_id))
 
 
 @transaction.atomic
@@ -173,11 +173,11 @@ def post_restore(*, actor: User, post: Post) -> Post:
             actor=actor,
             changes={"deleted": [True, False]},
         )
-        after_commit(lambda: cache.post_invalidate(post.pk))
+        after_commit(lambda: read_cache.post_invalidate(post.pk))
     return Post.objects.select_related("author").prefetch_related("tags").get(pk=post.pk)
 
 
 def _after_post_write(post: Post, *, newly_published: bool) -> None:
-    after_commit(lambda: cache.post_invalidate(post.pk))
+    after_commit(lambda: read_cache.post_invalidate(post.pk))
     if newly_published:
         broadcast_after_commit("feed", "post.published", post_representation(post))

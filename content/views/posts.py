@@ -24,7 +24,7 @@ from config.api.idempotency.mixin import IdempotentMixin
 from config.api.openapi import error_responses
 from config.api.ordering import StrictOrderingFilter
 from config.http.public_cache import remember_public_response
-from content import cache, selectors, services
+from content import read_cache, selectors, services
 from content.exports import export_response
 from content.filters import CommentFilterSet, FilterBackend, PostFilterSet, filtered
 from content.models import Post
@@ -126,7 +126,7 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
 
     def list(self, request: Request) -> Response:
         if not request.user.is_authenticated and not request.query_params:
-            data, hit, validators = cache.feed_first_page_cached(
+            data, hit, validators = read_cache.feed_first_page_cached(
                 request.get_host(), self._list_page_data
             )
             return _public(
