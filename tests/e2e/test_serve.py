@@ -125,3 +125,72 @@ def test_daphne_remains_available_as_the_server() -> None:
     assert answering
     assert exit_code == 0
     assert not _alive(daphne)
+
+
+def test_the_procfile_names_web_worker_and_beat() -> None:
+    from config.management.commands.serve import procfile_processes
+
+    processes = procfile_processes()
+
+    assert list(processes) == ["web", "worker", "beat"]
+    assert processes["web"] == [sys.executable, "manage.py", "serve", "web"]
+    assert processes["worker"][:5] == [sys.executable, "-m", "celery", "-A", "config"]
+
+
+def test_a_procfile_line_without_a_command_is_refused(tmp_path: Path) -> None:
+    from django.core.management import CommandError
+
+    from config.management.commands.serve import procfile_processes
+
+    procfile = tmp_path / "Procfile"
+    procfile.write_text("web: python manage.py serve web\nworker:\n")
+
+    with pytest.raises(CommandError, match="not `name: command`"):
+        procfile_processes(procfile)
+
+
+def test_the_procfile_web_process_serves_alone_and_stops_on_sigterm() -> None:
+    port = free_port()
+    web = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "web"],
+        cwd=BASE_DIR,
+        env=live_server_env(PORT=str(port), REDIS_URL="", EMBEDDED_WORKER="true"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        answering = wait_until_answering(f"http://127.0.0.1:{port}/health", timeout=45)
+        command = Path(f"/proc/{web.pid}/cmdline").read_bytes().split(b"\0")
+        web.send_signal(signal.SIGTERM)
+        exit_code = web.wait(timeout=30)
+    finally:
+        if web.poll() is None:
+            web.kill()
+
+    assert answering
+    assert b"uvicorn" in command[:3]
+    # uvicorn shuts down gracefully, then re-raises the signal it caught.
+    assert exit_code == -signal.SIGTERM
+    assert not wait_until_answering(f"http://127.0.0.1:{port}/health", timeout=1)
+
+
+@pytest.mark.redis
+def test_with_redis_serve_runs_the_procfile_processes() -> None:
+    port = free_port()
+    server = _serve(port)
+    try:
+        assert wait_until_answering(f"http://127.0.0.1:{port}/health", timeout=45)
+        commands = [
+            Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0") for pid in _children(server.pid)
+        ]
+    finally:
+        _stop(server)
+
+    assert sorted(command[3] for command in commands if b"celery" in command) == [
+        b"-A",
+        b"-A",
+    ]
+    assert sorted(command[5] for command in commands if b"celery" in command) == [
+        b"beat",
+        b"worker",
+    ]

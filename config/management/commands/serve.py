@@ -1,16 +1,21 @@
-"""Runs the whole stack in the foreground and stops all of it cleanly on Ctrl-C.
+"""Runs the whole stack in the foreground and stops all of it cleanly on Ctrl-C (`make run`).
 
-HTTP and WebSockets share one port, served by uvicorn (`SERVER=daphne` for daphne). Embedded
-mode (no broker to share): one server process, whose ASGI app starts the worker and beat as
-threads. With `REDIS_URL`: uvicorn with `WEB_CONCURRENCY` worker processes (default: one per
-core), a Celery worker and Celery beat as processes. docs/operations.md has the measurements
-behind the choice.
+The processes are the Procfile's (web, worker, beat), so a Procfile runner (honcho, overmind, a
+Heroku-style host) and `serve` start the same command lines. `serve` adds what those runners
+do not: the embedded mode (no broker to share, so one web process whose ASGI app runs the
+worker and beat as threads), a worker or beat that dies is restarted with backoff instead of
+ending the stack, and the URLs are printed once the server answers.
+
+`serve web` is the Procfile's web process alone: uvicorn (`SERVER=daphne` for daphne) serving
+HTTP and WebSockets on one port, with `WEB_CONCURRENCY` processes (default: one per core with
+Redis). docs/operations.md has the measurements behind the choice.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -24,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from config.env import env
+from config.env import BASE_DIR, env
 
 STOP_TIMEOUT_SECONDS = 15
 # Below STOP_TIMEOUT_SECONDS: uvicorn closes what is still open before `serve` would kill it.
@@ -35,6 +40,8 @@ SERVERS = ("uvicorn", "daphne")
 # The API's limit: a bigger WebSocket message (after inflation) closes the connection with 1009.
 WEBSOCKET_MAX_MESSAGE_BYTES = 1024 * 1024
 UVICORN_LOG_CONFIG = Path(__file__).resolve().parents[2] / "uvicorn-logging.json"
+PROCFILE = BASE_DIR / "Procfile"
+WEB = "web"
 
 
 @dataclass
@@ -75,6 +82,25 @@ def wait_until_answering(
 
 def _python(*args: str) -> list[str]:
     return [sys.executable, *args]
+
+
+def procfile_processes(path: Path = PROCFILE) -> dict[str, list[str]]:
+    """The Procfile's `name: command` lines, as argv lists run with this interpreter."""
+    processes: dict[str, list[str]] = {}
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, separator, command = line.partition(":")
+        argv = shlex.split(command)
+        if not separator or not argv:
+            raise CommandError(f"{path.name}: not `name: command`: {raw!r}")
+        if argv[0] == "python":
+            argv[0] = sys.executable
+        processes[name.strip()] = argv
+    if WEB not in processes:
+        raise CommandError(f"{path.name} has no `{WEB}` process.")
+    return processes
 
 
 def several_processes_allowed() -> bool:
@@ -138,6 +164,12 @@ class Command(BaseCommand):
     help = "Serve HTTP and WebSockets on one port, plus the Celery worker and beat."
 
     def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "process",
+            nargs="?",
+            choices=[WEB],
+            help="`web`: only the server (the Procfile's web process); default: the whole stack",
+        )
         # These may come from the environment or `.env`, as `make run` documents.
         parser.add_argument("--host", default=env.str("HOST", default="127.0.0.1"))
         parser.add_argument("--port", type=int, default=env.int("PORT", default=8000))
@@ -152,11 +184,20 @@ class Command(BaseCommand):
         )
 
     def handle(
-        self, *args: Any, host: str, port: int, server: str, workers: int, **options: Any
+        self,
+        *args: Any,
+        process: str | None,
+        host: str,
+        port: int,
+        server: str,
+        workers: int,
+        **options: Any,
     ) -> None:
         if server not in SERVERS:
             raise CommandError(f"SERVER must be one of {', '.join(SERVERS)}, not {server!r}.")
         workers = self._workers(server, workers)
+        if process == WEB:
+            self._exec_web(host, port, server, workers)
         children = self._children(host, port, server, workers)
         stopping = False
 
@@ -210,21 +251,26 @@ class Command(BaseCommand):
             return 1
         return requested or default_workers()
 
-    def _children(self, host: str, port: int, server: str, workers: int) -> list[Child]:
-        level = settings.LOG_LEVEL.lower()
-        web = (
+    def _exec_web(self, host: str, port: int, server: str, workers: int) -> None:
+        """Become the server process, so signals from a Procfile runner reach it directly."""
+        argv = (
             uvicorn_argv(host, port, workers, log_level=settings.LOG_LEVEL)
             if server == "uvicorn"
             else daphne_argv(host, port)
         )
-        children = [Child(server, web, essential=True)]
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(argv[0], argv)  # noqa: S606 - our own interpreter and arguments
+
+    def _children(self, host: str, port: int, server: str, workers: int) -> list[Child]:
+        """The Procfile's processes; in the embedded mode only `web`, which runs the rest."""
+        processes = procfile_processes()
+        names = [WEB]
         if settings.REDIS_URL and not settings.EMBEDDED_WORKER:
-            celery = ["-m", "celery", "-A", "config"]
-            children += [
-                Child("worker", _python(*celery, "worker", "-l", level)),
-                Child("beat", _python(*celery, "beat", "-l", level, "--pidfile=")),
-            ]
-        return children
+            names += [name for name in processes if name != WEB]
+        # The web process reads its address and size from the environment, as under a runner.
+        os.environ.update(HOST=host, PORT=str(port), SERVER=server, WEB_CONCURRENCY=str(workers))
+        return [Child(name, processes[name], essential=name == WEB) for name in names]
 
     def _announce_when_ready(
         self,
