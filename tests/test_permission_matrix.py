@@ -20,7 +20,8 @@ own, `test_cell[<METHOD> <path> <target> | <caller>]`, and says what it got.
 
 `test_every_routed_operation_has_a_row` enumerates the URL resolver: an operation routed under
 /api/v1/ without a row fails it (and so does a row for an operation that is not routed), so a
-new endpoint cannot ship without someone deciding who may call it.
+new endpoint cannot ship without someone deciding who may call it. And every status in a row
+must be among the responses the OpenAPI document gives for that operation.
 
 Speed: the world (users, logins, keys, posts, comments, an audit record) is built once per
 module in a transaction that is rolled back after the last cell; each cell runs in a savepoint
@@ -362,7 +363,31 @@ def test_every_row_has_a_cell_per_caller_and_a_target_that_exists(world: World) 
     assert bad == []
 
 
+@pytest.mark.django_db
+def test_every_answer_in_the_table_is_documented_for_its_operation(client: APIClient) -> None:
+    """Clients learn the rules from the OpenAPI document: it lists every status of the row."""
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    documented = {
+        (method.upper(), _unnamed(path)): set(operation.get("responses", {}))
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+    }
+
+    undocumented = sorted(
+        f"{_row_id(row)}: {_expected(cell).split()[0]}"
+        for row in MATRIX
+        for cell in row[3:]
+        if _expected(cell).split()[0] not in documented.get((row[0], _unnamed(API + row[1])), ())
+    )
+    assert undocumented == [], "answers in MATRIX missing from the operation's OpenAPI responses"
+
+
 # --- helpers --------------------------------------------------------------------------------
+
+
+def _unnamed(path: str) -> str:
+    """The path with its parameters unnamed: the schema calls `{pk}` `{id}`."""
+    return re.sub(r"\{\w+\}", "{}", path)
 
 
 def _request(method: str, payload: dict[str, Any] | None) -> dict[str, Any]:
