@@ -1,5 +1,6 @@
 """`/api/v1/audits/…`: the audit trail for administrators, and event reporting for service
-clients. Thin: validate, call a service or selector, shape the answer."""
+clients (with an admin's API key). Thin: validate, call a service or selector, shape the
+answer."""
 
 from __future__ import annotations
 
@@ -101,11 +102,15 @@ class AuditRecordListCreateView(IdempotentMixin, ListAPIView):
 
     @extend_schema(
         tags=[TAG],
-        summary="Report an external event (admin or service API key)",
+        summary="Report an external event (admin, or an admin's API key)",
         description=(
-            "The caller (the API key's owner) is the actor; the request id, client address and "
-            "user agent are taken from this request. Agora's own actions (`user.*` events it "
-            "records, `post.created`, `audit.redacted` …) are refused, so they cannot be forged."
+            "For administrators, with a bearer token or with their own API key (`X-API-Key`): "
+            "a service client reports events with an admin's key. A key acts with its owner's "
+            "role, so any other caller, a plain user's key included, gets 403 "
+            "`permission_denied`. The caller (the API key's owner) is the actor; the request "
+            "id, client address and user agent are taken from this request. Agora's own "
+            "actions (`user.*` events it records, `post.created`, `audit.redacted` …) are "
+            "refused, so they cannot be forged."
         ),
         request=AuditEventInputSerializer,
         responses={201: AuditRecordOutputSerializer, **error_responses(400, 401, 403, 413, 415)},

@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.generics import ListAPIView
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -33,7 +34,8 @@ def _refuse_key_management_by_key(request: Request) -> None:
 
 
 class ApiKeyListCreateView(IdempotentMixin, ListAPIView):
-    permission_classes = [IsMember]
+    # IsMember alone lets any read through (it guards content, which anyone may read).
+    permission_classes = [IsAuthenticated, IsMember]
     # The secret is never stored: a replay names the key that was made, with `key` null.
     idempotency_redacted_fields = ("key",)
     serializer_class = ApiKeyOutputSerializer

@@ -125,6 +125,15 @@ def test_another_users_key_cannot_be_seen_or_revoked() -> None:
     assert ApiKey.objects.get().revoked_at is None
 
 
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_anonymous_callers_get_401_on_the_key_list(api_client, method: str) -> None:
+    """Listing was a 500: the members-write permission lets reads through for content."""
+    response = getattr(api_client, method)(KEYS_URL, {"name": "ci"}, format="json")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
 @pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": "x" * 101}, {"name": "nul\x00"}])
 def test_bad_key_names_are_a_400(body) -> None:
     _, client = _owner_client()

@@ -103,7 +103,7 @@ def test_the_path_is_served_with_and_without_its_trailing_slash(admin_client) ->
 
 
 def test_a_service_api_key_reports_an_event_as_its_owner() -> None:
-    owner = UserFactory()
+    owner = AdminFactory()
     client = _key_client(owner)
 
     response = client.post(
@@ -130,7 +130,16 @@ def test_a_service_api_key_reports_an_event_as_its_owner() -> None:
     assert AuditRecord.objects.filter(pk=body["id"], actor=owner).exists()
 
 
-def test_the_owner_of_a_service_key_cannot_read_the_trail() -> None:
+def test_a_plain_users_api_key_cannot_report_events() -> None:
+    """A key acts with its owner's role: only an admin's key is a service key here."""
+    response = _key_client(UserFactory()).post(AUDITS_URL, EVENT, format="json")
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+    assert not AuditRecord.objects.filter(action="invoice.paid").exists()
+
+
+def test_a_plain_users_key_cannot_read_the_trail() -> None:
     target = record()
     client = _key_client(UserFactory())
 
@@ -155,7 +164,7 @@ def test_anonymous_callers_cannot_report_events(api_client) -> None:
 
 
 def test_a_revoked_key_is_refused() -> None:
-    owner = UserFactory()
+    owner = AdminFactory()
     key, secret = api_key_create(user=owner, name="old")
     api_key_revoke(key=key)
     client = APIClient()
