@@ -11,6 +11,9 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Tests start their own worker; a live server process started by a test turns this on.
 EMBEDDED_WORKER = env.bool("EMBEDDED_WORKER", default=False)
 WHITENOISE_USE_FINDERS = True
+# Files are looked up per request instead of scanned when a handler starts: every test client
+# starts one (measured: 49 ms a new client with the scan, 2 ms without).
+WHITENOISE_AUTOREFRESH = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
