@@ -39,14 +39,16 @@ class ConnectionGate:
 
     def refuse_while_down(self, pool: ConnectionPool) -> None:
         """Raise `DatabaseUnreachable` if the pool is down and has no idle connection."""
-        if self.down_since is None or pool.get_stats().get("pool_available", 0):
+        # Read once: another thread may open the gate meanwhile.
+        down_since = self.down_since
+        if down_since is None or pool.get_stats().get("pool_available", 0):
             return
         # With an empty pool, check() only starts a connection attempt (unless one is already
         # under way): without it nothing would try again once psycopg_pool gave up retrying.
         pool.check()
         raise DatabaseUnreachable(
-            "no connection to the database: the pool has failed to connect since "
-            f"{time.monotonic() - self.down_since:.1f} s"
+            "no connection to the database: the pool has failed to connect for "
+            f"{time.monotonic() - down_since:.1f} s"
         )
 
     def mark_down(self) -> None:
