@@ -252,7 +252,7 @@ def test_after_a_wait_for_a_connection_timed_out_the_gate_refuses_without_waitin
                 "HOST": "127.0.0.1",
                 "PORT": str(free_port()),
                 "OPTIONS": {"pool": {"min_size": 1, "timeout": 0.2}},
-            }
+            },
         }
     )
     nowhere = handler["nowhere"]
