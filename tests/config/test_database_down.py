@@ -251,7 +251,7 @@ def test_after_a_wait_for_a_connection_timed_out_the_gate_refuses_without_waitin
                 "USER": "agora",
                 "HOST": "127.0.0.1",
                 "PORT": str(free_port()),
-                "OPTIONS": {"pool": {"min_size": 1, "timeout": 0.2}},
+                "OPTIONS": {"pool": {"min_size": 1, "max_size": 4, "timeout": 0.2}},
             },
         }
     )
@@ -269,6 +269,38 @@ def test_after_a_wait_for_a_connection_timed_out_the_gate_refuses_without_waitin
     assert isinstance(refused.value.__cause__, DatabaseUnreachable)
     assert isinstance(database_unavailable(waited.value), DatabaseUnavailable)
     assert isinstance(database_unavailable(refused.value), DatabaseUnavailable)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_wait_that_timed_out_on_a_busy_pool_does_not_close_the_gate() -> None:
+    # Two handlers with one alias share one pool (Django keeps pools per alias): one connection.
+    busy = {
+        **connection.settings_dict,
+        "OPTIONS": {
+            **connection.settings_dict["OPTIONS"],
+            "pool": {"min_size": 1, "max_size": 1, "timeout": 0.2},
+        },
+    }
+    holder = ConnectionHandler({"default": {}, "busy": dict(busy)})["busy"]
+    waiter = ConnectionHandler({"default": {}, "busy": dict(busy)})["busy"]
+    try:
+        holder.ensure_connection()
+        with pytest.raises(OperationalError) as first:
+            waiter.ensure_connection()
+        with pytest.raises(OperationalError) as second:
+            waiter.ensure_connection()
+        holder.close()
+        waiter.ensure_connection()
+        served_once_free = waiter.is_usable()
+    finally:
+        waiter.close()
+        holder.close_pool()
+
+    assert isinstance(first.value.__cause__, PoolTimeout)
+    # It waited again, rather than being refused as if the database were gone.
+    assert isinstance(second.value.__cause__, PoolTimeout)
+    assert served_once_free
 
 
 @pytest.mark.django_db

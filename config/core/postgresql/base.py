@@ -4,12 +4,15 @@ With the psycopg pool, Django asks `pool.getconn()` for a connection, which wait
 pool's `timeout` for one. When the database is gone, every request waits that whole time and
 then fails, and the server's threads all sit waiting while more requests queue behind them.
 
-The gate remembers that a wait timed out. From then on, a request that finds no idle
-connection in the pool is refused at once with `DatabaseUnreachable` (a psycopg
-OperationalError: Django wraps it as usual, and the API answers 503, see config.core.database),
-and nudges the pool to start a connection attempt if none is under way. The first connection
-handed out again opens the gate. An idle connection is always tried: the database may be
-refusing only new connections (too many clients) while the pooled ones still work.
+The gate remembers that a wait timed out while the pool could not connect. From then on, a
+request that finds no idle connection in the pool is refused at once with
+`DatabaseUnreachable` (a psycopg OperationalError: Django wraps it as usual, and the API
+answers 503, see config.core.database), and nudges the pool to start a connection attempt if
+none is under way. The first connection handed out again opens the gate. An idle connection
+is always tried: the database may be refusing only new connections (too many clients) while
+the pooled ones still work. A wait that timed out because every connection of a full pool was
+busy, with no failed connection attempt, leaves the gate open: the database is answering,
+and the next request may well get a connection that is handed back meanwhile.
 
 State is per pool, so per process; nothing is shared or stored.
 """
@@ -31,11 +34,13 @@ logger = logging.getLogger("agora.database")
 
 
 class ConnectionGate:
-    """Whether the last wait for a connection of one pool timed out, and since when."""
+    """Whether one pool cannot connect to the database, and since when."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.down_since: float | None = None
+        # The pool's count of failed connection attempts when the gate last opened.
+        self._errors_when_up = 0
 
     def refuse_while_down(self, pool: ConnectionPool) -> None:
         """Raise `DatabaseUnreachable` if the pool is down and has no idle connection."""
@@ -51,9 +56,15 @@ class ConnectionGate:
             f"{time.monotonic() - down_since:.1f} s"
         )
 
-    def mark_down(self) -> None:
+    def mark_down(self, pool: ConnectionPool) -> None:
+        """After a wait for a connection timed out: close unless the pool was merely busy."""
+        stats = pool.get_stats()
+        busy = (
+            stats.get("pool_size", 0) >= stats.get("pool_max", 0)
+            and stats.get("connections_errors", 0) <= self._errors_when_up
+        )
         with self._lock:
-            if self.down_since is not None:
+            if busy or self.down_since is not None:
                 return
             self.down_since = time.monotonic()
         logger.warning(
@@ -61,7 +72,7 @@ class ConnectionGate:
             "until the pool connects again"
         )
 
-    def mark_up(self) -> None:
+    def mark_up(self, pool: ConnectionPool) -> None:
         if self.down_since is None:
             return
         with self._lock:
@@ -69,6 +80,7 @@ class ConnectionGate:
                 return
             down_for = time.monotonic() - self.down_since
             self.down_since = None
+            self._errors_when_up = pool.get_stats().get("connections_errors", 0)
         logger.warning("database reachable again after %.1f s", down_for)
 
 
@@ -95,7 +107,7 @@ class DatabaseWrapper(postgresql.DatabaseWrapper):
         try:
             connection = super().get_new_connection(conn_params)
         except PoolTimeout:
-            gate.mark_down()
+            gate.mark_down(pool)
             raise
-        gate.mark_up()
+        gate.mark_up(pool)
         return connection
