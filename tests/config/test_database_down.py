@@ -12,14 +12,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.message import Message
 from typing import Any
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.utils import ConnectionHandler, OperationalError
+from django.http import HttpRequest, HttpResponse
+from django.test import override_settings
 from psycopg_pool import PoolTimeout
 from rest_framework.test import APIClient
 
@@ -239,9 +242,9 @@ def test_probes_answer_within_their_timeout_when_the_database_stops_answering(
 # --- The gate and the line between an outage and a bug, in-process ----------------------------
 
 
-def test_after_a_wait_for_a_connection_timed_out_the_gate_refuses_without_waiting(
-    django_db_blocker: Any,
-) -> None:
+@pytest.fixture
+def nowhere(django_db_blocker: Any) -> Iterator[Any]:
+    """A pooled PostgreSQL connection (not connected yet) to a port where nothing listens."""
     handler = ConnectionHandler(
         {
             "default": {},
@@ -255,15 +258,21 @@ def test_after_a_wait_for_a_connection_timed_out_the_gate_refuses_without_waitin
             },
         }
     )
-    nowhere = handler["nowhere"]
+    wrapper = handler["nowhere"]
     try:
         with django_db_blocker.unblock():
-            with pytest.raises(OperationalError) as waited:
-                nowhere.ensure_connection()
-            with pytest.raises(OperationalError) as refused:
-                nowhere.ensure_connection()
+            yield wrapper
     finally:
-        nowhere.close_pool()
+        wrapper.close_pool()
+
+
+def test_after_a_wait_for_a_connection_timed_out_the_gate_refuses_without_waiting(
+    nowhere: Any,
+) -> None:
+    with pytest.raises(OperationalError) as waited:
+        nowhere.ensure_connection()
+    with pytest.raises(OperationalError) as refused:
+        nowhere.ensure_connection()
 
     assert isinstance(waited.value.__cause__, PoolTimeout)
     assert isinstance(refused.value.__cause__, DatabaseUnreachable)
@@ -354,6 +363,38 @@ def test_a_connection_the_server_ended_is_an_outage() -> None:
             victim.execute("SELECT 1")
 
     assert isinstance(database_unavailable(raised.value), DatabaseUnavailable)
+
+
+class DatabaseInMiddleware:
+    """Reaches the database before any view runs, as session or auth middleware would."""
+
+    connection: Any = None
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        self.connection.ensure_connection()
+        return self.get_response(request)
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [("/api/v1/posts", "application/json"), ("/admin/", "text/html")],
+)
+def test_the_database_down_in_a_middleware_is_a_503_too(
+    nowhere: Any, path: str, content_type: str
+) -> None:
+    DatabaseInMiddleware.connection = nowhere
+    middleware = list(settings.MIDDLEWARE)
+    middleware.insert(1, f"{__name__}.DatabaseInMiddleware")
+
+    with override_settings(MIDDLEWARE=middleware):
+        response = APIClient(raise_request_exception=False).get(path)
+
+    assert response.status_code == 503
+    assert response["Content-Type"].startswith(content_type)
+    assert int(response["Retry-After"]) >= 1
 
 
 @pytest.mark.django_db
