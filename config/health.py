@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -16,6 +18,10 @@ from django.db import connections
 logger = logging.getLogger("agora.health")
 
 PROBE_TIMEOUT_SECONDS = 2.0
+# The database probe answers within this, whatever the pool's timeout, the connect timeout or
+# a connection that stopped answering mid-query would make it wait; /health/ready runs it
+# beside the other checks, so it answers within about the same.
+DATABASE_PROBE_TIMEOUT_SECONDS = 1.5
 
 
 def _elapsed_ms(started: float) -> float:
@@ -33,23 +39,52 @@ def _failure(component: str, started: float, exc: BaseException) -> dict[str, An
 
 
 def check_database(alias: str = "default") -> dict[str, Any]:
-    connection = connections[alias]
+    return start_database_check(alias)()
+
+
+def start_database_check(alias: str = "default") -> Callable[[], dict[str, Any]]:
+    """Start `SELECT 1` on a thread of its own; the function returned waits for the answer, at
+    most DATABASE_PROBE_TIMEOUT_SECONDS from the start, and reports `TimeoutError` after that.
+
+    A thread, because nothing else bounds a synchronous query on a connection that stopped
+    answering. It is a daemon with a connection of its own (Django's are per thread), closed
+    when it is done: a probe stuck past its deadline holds no request's thread or connection
+    and does not hold up the process's exit.
+    """
     started = time.perf_counter()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-    except Exception as exc:  # noqa: BLE001 - a probe reports every failure
-        result = _failure("database", started, exc)
-    else:
-        result = {"status": "ok", "latency_ms": _elapsed_ms(started)}
-    finally:
-        # Hand the connection back to the pool now: a probe that waits on the other checks
-        # while holding one would take pool slots from real requests.
-        if not connection.in_atomic_block:
+    done = threading.Event()
+    failure: list[BaseException] = []
+
+    def probe() -> None:
+        connection = connections[alias]
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+        except Exception as exc:  # noqa: BLE001 - a probe reports every failure
+            failure.append(exc)
+        finally:
+            # Hands a pooled connection back; this thread ends here.
             connection.close()
-    result["vendor"] = connection.vendor
-    result["pool"] = _pool_stats(connection)
+            done.set()
+
+    threading.Thread(target=probe, name=f"health-db-{alias}", daemon=True).start()
+
+    def result() -> dict[str, Any]:
+        remaining = DATABASE_PROBE_TIMEOUT_SECONDS - (time.perf_counter() - started)
+        if not done.wait(max(0.0, remaining)):
+            outcome = _failure(
+                "database", started, TimeoutError("no answer within the probe's timeout")
+            )
+        elif failure:
+            outcome = _failure("database", started, failure[0])
+        else:
+            outcome = {"status": "ok", "latency_ms": _elapsed_ms(started)}
+        connection = connections[alias]
+        outcome["vendor"] = connection.vendor
+        outcome["pool"] = _pool_stats(connection)
+        return outcome
+
     return result
 
 
@@ -137,9 +172,11 @@ def check_broker() -> dict[str, Any]:
 
 
 def readiness() -> dict[str, dict[str, Any]]:
-    return {
-        "database": check_database(),
+    # The database probe runs while the others do: its wait adds nothing to theirs.
+    database = start_database_check()
+    others = {
         "cache": check_cache(),
         "channel_layer": check_channel_layer(),
         "broker": check_broker(),
     }
+    return {"database": database(), **others}

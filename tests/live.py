@@ -31,19 +31,35 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def session_database_url() -> str:
-    """A DATABASE_URL that reaches the database this test session is using."""
+def session_database_url(*, port: int | None = None) -> str:
+    """A DATABASE_URL that reaches the database this test session is using (on PostgreSQL,
+    through 127.0.0.1:`port` when given, e.g. a tests.tcp_proxy in front of it)."""
     db = connection.settings_dict
     if db["ENGINE"] == "django.db.backends.sqlite3":
         return f"sqlite:///{Path(db['NAME']).resolve()}"
     credentials = quote(db["USER"] or "") + (f":{quote(db['PASSWORD'])}" if db["PASSWORD"] else "")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    address = f"127.0.0.1:{port}" if port else f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    return f"postgres://{credentials}@{address}/{db['NAME']}"
 
 
 def http_get(url: str, timeout: float = 30) -> tuple[int, Message, bytes]:
     """Status, headers (case-insensitive) and body, for any status."""
+    return http_request("GET", url, timeout=timeout)
+
+
+def http_request(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 30,
+) -> tuple[int, Message, bytes]:
+    """Status, headers (case-insensitive) and body, for any status; `TimeoutError` (or
+    `URLError`) when no answer came within `timeout`."""
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers, error.read()
@@ -59,7 +75,6 @@ def live_server_env(**overrides: str) -> dict[str, str]:
         "DATABASE_URL": session_database_url(),
         "SECRET_KEY": settings.SECRET_KEY,
         "LOG_LEVEL": "WARNING",
-        "DB_POOL_TIMEOUT": "2",
         # As `make run`: jobs run in-process without Redis, in worker processes with it.
         "EMBEDDED_WORKER": "false" if redis_url else "true",
         **overrides,

@@ -1,7 +1,8 @@
 """DRF's exception handler: every error a view raises becomes the envelope of API.md.
 
 Domain errors (config.core.errors) keep their code and take their status from the one map in
-config.http.envelope; DRF's own exceptions are translated to the contract's codes; anything
+config.http.envelope; DRF's own exceptions are translated to the contract's codes; a database
+that cannot be reached is a 503 (config.core.database says which errors mean that); anything
 else goes on to the 500 envelope (config.http.middleware).
 """
 
@@ -15,6 +16,7 @@ from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from config.core.database import DatabaseUnavailable, database_unavailable
 from config.core.errors import DomainError
 from config.http.body_limit import payload_too_large
 from config.http.envelope import (
@@ -38,7 +40,10 @@ DEFAULT_AUTHENTICATE_HEADER = 'Bearer realm="api"'
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Known errors become the envelope; unknown ones go on (to the 500 envelope)."""
-    if isinstance(exc, Http404):
+    if (unavailable := database_unavailable(exc)) is not None:
+        # Authentication queries the database too: its failure is this 503, not a 401.
+        exc = unavailable
+    elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
@@ -64,7 +69,13 @@ def _domain_error_response(exc: DomainError, context: dict[str, Any]) -> Respons
         view, request = context.get("view"), context.get("request")
         header = view.get_authenticate_header(request) if view and request else None
         headers["WWW-Authenticate"] = header or DEFAULT_AUTHENTICATE_HEADER
-    return Response(error_body(exc.code, exc.message, exc.details), status=status, headers=headers)
+    response = Response(
+        error_body(exc.code, exc.message, exc.details), status=status, headers=headers
+    )
+    if isinstance(exc, DatabaseUnavailable):
+        # config.core.database logged it; Django would add an ERROR line per refused request.
+        response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
 
 
 def _api_exception_response(exc: exceptions.APIException) -> Response:

@@ -82,10 +82,23 @@ class TooManyRequests(DomainError):
 
 
 class ServiceUnavailable(DomainError):
-    """A dependency (database, cache, broker, a provider) is down or not configured."""
+    """A dependency (database, cache, broker, a provider) is down or not configured.
+
+    `retry_after` seconds (at least 1), when given, say when trying again is worth it.
+    """
 
     code = "service_unavailable"
     default_message = "A service this request depends on is unavailable."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: Mapping[str, Any] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.retry_after = None if retry_after is None else max(1, math.ceil(retry_after))
 
 
 def _flatten(details: Any, prefix: str = "") -> Iterator[str]:

@@ -9,12 +9,15 @@ Domain errors (config.core.errors) carry a contract `code`; `STATUS_BY_CODE` giv
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
 
 from config.core.context import current_request_id
-from config.core.errors import DomainError, TooManyRequests
+from config.core.database import DatabaseUnavailable, database_unavailable
+from config.core.errors import DomainError, ServiceUnavailable, TooManyRequests
 
 logger = logging.getLogger("agora.errors")
 
@@ -69,7 +72,7 @@ def error_body(
 
 def error_headers(error: DomainError) -> dict[str, str]:
     """Headers a domain error implies: `Retry-After` for refusals that lift by themselves."""
-    if isinstance(error, TooManyRequests):
+    if isinstance(error, TooManyRequests | ServiceUnavailable) and error.retry_after:
         return {"Retry-After": str(error.retry_after)}
     return {}
 
@@ -83,6 +86,20 @@ def domain_error_response(error: DomainError) -> JsonResponse:
     response = error_response(status_for(error), error.code, error.message, error.details)
     for name, value in error_headers(error).items():
         response[name] = value
+    return response
+
+
+def database_unavailable_response(request: HttpRequest, error: DatabaseUnavailable) -> HttpResponse:
+    """The 503 for a database that cannot be reached: the envelope under /api/ and /health,
+    a plain page elsewhere (the admin), both with `Retry-After`."""
+    if is_api_path(request.path):
+        response: HttpResponse = domain_error_response(error)
+    else:
+        response = HttpResponse(
+            render_to_string("503.html"), status=503, headers=error_headers(error)
+        )
+    # config.core.database logged it; Django would add an ERROR line per refused request.
+    response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
 
@@ -141,6 +158,10 @@ def handler404(request: HttpRequest, exception: Exception | None = None) -> Any:
 
 
 def handler500(request: HttpRequest) -> Any:
+    """Django calls it while handling the exception, so the database being down, noticed
+    outside a view (in a middleware), still becomes a 503."""
+    if (unavailable := database_unavailable(sys.exc_info()[1])) is not None:
+        return database_unavailable_response(request, unavailable)
     if is_api_path(request.path):
         return internal_error_response(request, None)
     from django.views.defaults import server_error

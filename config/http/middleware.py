@@ -22,10 +22,12 @@ from config.core.context import (
     request_id_var,
     request_origin_var,
 )
+from config.core.database import database_unavailable
 from config.core.errors import DomainError
 from config.http.body_limit import payload_too_large
 from config.http.client_address import client_ip
 from config.http.envelope import (
+    database_unavailable_response,
     domain_error_response,
     error_response,
     internal_error_response,
@@ -123,7 +125,8 @@ class RateLimitHeadersMiddleware:
 
 
 class ApiExceptionMiddleware:
-    """Turns an exception escaping a view under /api/ or /health into the JSON envelope."""
+    """Turns an exception escaping a view under /api/ or /health into the JSON envelope, and a
+    database that cannot be reached into a 503 on every path."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -132,6 +135,8 @@ class ApiExceptionMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if (unavailable := database_unavailable(exception)) is not None:
+            return database_unavailable_response(request, unavailable)
         if not is_api_path(request.path):
             return None
         if isinstance(exception, RequestDataTooBig):

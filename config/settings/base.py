@@ -95,6 +95,9 @@ else:
 
 _database = DATABASES["default"]
 if _database["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend plus a gate that refuses at once, instead of waiting DB_POOL_TIMEOUT,
+    # while the pool cannot connect (config/core/postgresql/base.py).
+    _database["ENGINE"] = "config.core.postgresql"
     # psycopg 3's pool replaces persistent connections (CONN_MAX_AGE must stay 0 with it);
     # health checks validate a connection as it leaves the pool, so a restarted server costs
     # no 500.
@@ -106,7 +109,15 @@ if _database["ENGINE"] == "django.db.backends.postgresql":
             "pool": {
                 "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
                 "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
-                "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+                # How long a request waits for a connection. A healthy pool hands one out at
+                # once, or within milliseconds while it opens one (it may hold more connections
+                # than a process has threads); a longer wait means the database is gone, and
+                # the answer should be a quick 503.
+                "timeout": env.float("DB_POOL_TIMEOUT", default=1.0),
+                # psycopg_pool retries a failed connection with doubling delays for this long
+                # (its default, 5 min, grows the delays to minutes), then gives up until a
+                # request asks again: short, so a database that is back is found in seconds.
+                "reconnect_timeout": env.float("DB_POOL_RECONNECT_TIMEOUT", default=5.0),
             },
         }
     )

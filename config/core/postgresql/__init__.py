@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend with a connection gate (`ENGINE = "config.core.postgresql"`)."""
