@@ -10,6 +10,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 
 from accounts.models import ApiKey, LoginFailureCounter, LoginSession, User
 from accounts.services import (
@@ -139,13 +140,29 @@ class ApiKeyAdmin(ReadOnlyAdmin):
 
 @admin.register(LoginFailureCounter)
 class LoginFailureCounterAdmin(ReadOnlyAdmin):
-    """The lockouts page: who is counting failures, who is locked and until when."""
+    """The lockouts page: who is counting failures, who is refused and until when.
 
-    list_display = ("scope", "key", "user", "failures", "window_started_at", "locked_until")
+    An account at its limit is locked (429 `account_locked`); an address at its limit is
+    rate-limited (429 `rate_limited`) and locks no account. Clearing a counter lifts either.
+    """
+
+    list_display = (
+        "scope",
+        "key",
+        "user",
+        "failures",
+        "attempts_in_flight",
+        "window_started_at",
+        "locked_until",
+    )
     list_filter = ("scope",)
     search_fields = ("key", "user__username", "user__email")
     list_select_related = ("user",)
     actions = ["unlock"]
+
+    @admin.display(description="attempts in flight")
+    def attempts_in_flight(self, counter: LoginFailureCounter) -> int:
+        return len(counter.in_flight_live(timezone.now()))
 
     @admin.action(description="Unlock (clear these counters)")
     def unlock(self, request: HttpRequest, queryset: QuerySet[LoginFailureCounter]) -> None:

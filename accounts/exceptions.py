@@ -23,6 +23,13 @@ class AccountLocked(TooManyRequests):
     default_message = "Too many failed logins; try again later."
 
 
+class LoginRateLimited(TooManyRequests):
+    """Logins refused for a while without locking any account (too many failures from one
+    address, or too many logins of one account at once)."""
+
+    default_message = "Too many failed logins from this address; try again later."
+
+
 class EmailNotVerified(PermissionDenied):
     code = "email_not_verified"
     default_message = "Verify your email address first."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractUser
@@ -131,7 +132,12 @@ class LoginSession(models.Model):
 
 
 class LoginFailureCounter(models.Model):
-    """Failed logins of one account or one client address within the current window."""
+    """Failed logins of one account or one client address within the current window.
+
+    An account's counter also holds its attempts in flight (admitted, their password still
+    being checked), so parallel attempts cannot get more guesses checked than the limit; see
+    accounts.services.lockout. An address's counter counts failures only.
+    """
 
     class Scope(models.TextChoices):
         ACCOUNT = "account", "Account"
@@ -141,7 +147,18 @@ class LoginFailureCounter(models.Model):
     key = models.CharField(max_length=320, help_text="User id, submitted name, or IP address.")
     failures = models.PositiveIntegerField(default=0)
     window_started_at = models.DateTimeField()
-    locked_until = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(
+        "refused until",
+        null=True,
+        blank=True,
+        help_text="Every attempt is refused until then: the account is locked, or the address "
+        "rate-limited.",
+    )
+    in_flight = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Attempts being checked now: attempt id -> when it stops counting (epoch s).",
+    )
     user = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
@@ -157,6 +174,12 @@ class LoginFailureCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key}: {self.failures}"
+
+    def in_flight_live(self, now: datetime) -> dict[str, float]:
+        """The attempts in flight that still count at `now` (a dead process's stop by
+        themselves)."""
+        now_s = now.timestamp()
+        return {attempt: until for attempt, until in self.in_flight.items() if until > now_s}
 
 
 class ApiKey(models.Model):

@@ -17,7 +17,9 @@ from accounts.models import LoginSession, User, WebSocketTicket
 from accounts.selectors import user_for_login
 from accounts.services.events import auth_event_log
 from accounts.services.lockout import (
+    login_attempt_abandoned,
     login_attempt_begin,
+    login_attempt_failed,
     login_attempt_succeeded,
     login_keys,
     login_target_id,
@@ -38,30 +40,40 @@ def login(
     """The password grant: a new login session, or 401/429 in the same shape for everyone."""
     user = user_for_login(identifier)
     keys = login_keys(identifier=identifier, user=user, ip=ip)
-    login_attempt_begin(keys)
-    if user is None:
-        # Hash anyway, so an unknown name costs the same time as a wrong password.
-        make_password(password)
-        valid = False
-    else:
-        valid = user.check_password(password) and user.is_active
+    attempt = login_attempt_begin(keys)
+    try:
+        if user is None:
+            # Hash anyway, so an unknown name costs the same time as a wrong password.
+            make_password(password)
+            valid = False
+        else:
+            valid = user.check_password(password) and user.is_active
+        # Each outcome is counted in its own transaction with its audit record, committed
+        # before the answer (a 401 would not undo it anyway).
+        with transaction.atomic():
+            if valid:
+                login_attempt_succeeded(attempt)
+                pair = login_session_start(
+                    user=user, ip=ip, user_agent=user_agent, cookie_mode=cookie_mode
+                )
+                audit_record_write(
+                    action="user.login_succeeded", target_type="user", target_id=user.pk, actor=user
+                )
+            else:
+                login_attempt_failed(attempt)
+                audit_record_write(
+                    action="user.login_failed",
+                    target_type="user",
+                    target_id=login_target_id(identifier=identifier, user=user),
+                )
+    except BaseException:
+        login_attempt_abandoned(attempt)
+        raise
     if not valid:
         auth_event_log(
             "auth.login_failed", user=str(user.pk) if user else None, ip=ip, known=user is not None
         )
-        # Its own transaction, committed before the 401 (like the failure count).
-        audit_record_write(
-            action="user.login_failed",
-            target_type="user",
-            target_id=login_target_id(identifier=identifier, user=user),
-        )
         raise InvalidCredentials()
-    with transaction.atomic():
-        login_attempt_succeeded(keys)
-        pair = login_session_start(user=user, ip=ip, user_agent=user_agent, cookie_mode=cookie_mode)
-        audit_record_write(
-            action="user.login_succeeded", target_type="user", target_id=user.pk, actor=user
-        )
     auth_event_log("auth.login_succeeded", user=str(user.pk), ip=ip, cookie=cookie_mode)
     return user, pair
 

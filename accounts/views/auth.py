@@ -117,7 +117,11 @@ class TokenView(PublicAuthView):
             "`csrf_token` is returned for the `X-CSRFToken` header of later refreshes.\n\n"
             f"After {settings.LOGIN_FAILURE_LIMIT} failures for one account within "
             f"{settings.LOGIN_FAILURE_WINDOW // 60} minutes every attempt is a 429 "
-            "`account_locked` with `Retry-After`, the right password included."
+            "`account_locked` with `Retry-After`, the right password included; parallel "
+            "attempts are answered as if made one after the other. After "
+            f"{settings.LOGIN_IP_FAILURE_LIMIT} failures from one client address (any "
+            "accounts) in that window, every attempt from it is a 429 `rate_limited` with "
+            "`Retry-After`, and no account is locked."
         ),
         request={
             "application/json": TokenInputSerializer,

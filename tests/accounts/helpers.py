@@ -6,12 +6,22 @@ import re
 import time
 from typing import Any
 
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.core import mail
 from rest_framework.test import APIClient
 
 from tests.factories import PASSWORD
 
 TOKEN_URL = "/api/v1/auth/token"
+
+
+class TimedHasher(PBKDF2PasswordHasher):
+    """A real hash of about a tenth of a second (the suite's MD5 takes microseconds; bcrypt in
+    production about a quarter), so parallel logins overlap while their passwords are checked,
+    as they do in production."""
+
+    algorithm = "pbkdf2_sha256_timed"
+    iterations = 150_000
 
 
 def login(client: APIClient, username: str, password: str = PASSWORD, **extra: Any) -> Any:

@@ -161,6 +161,47 @@ def test_failures_and_lockouts_of_a_parallel_burst_are_all_recorded() -> None:
     assert chain_verify().intact
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_parallel_mix_of_right_and_wrong_passwords_records_each_outcome_once(settings) -> None:
+    settings.PASSWORD_HASHERS = ["tests.accounts.helpers.TimedHasher"]
+    user = UserFactory()
+    barrier = threading.Barrier(16)
+    statuses: list[int] = []
+
+    def attempt(password: str) -> None:
+        barrier.wait(timeout=10)
+        try:
+            statuses.append(login(APIClient(), user.username, password).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt, args=(p,)) for p in [PASSWORD, "wrong"] * 8]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert len(statuses) == 16
+    assert len(records_of("user.login_succeeded")) == statuses.count(200)
+    assert len(records_of("user.login_failed")) == statuses.count(401)
+    assert len(records_of("user.locked_out")) == int(429 in statuses)
+    assert chain_verify().intact
+
+
+def test_the_address_limit_writes_no_audit_record(settings) -> None:
+    settings.LOGIN_IP_FAILURE_LIMIT = 2
+    user = UserFactory()
+    client = APIClient()
+    for _ in range(2):
+        login(client, "ghost", "wrong")
+
+    statuses = [login(client, user.username, "wrong").status_code for _ in range(5)]
+
+    assert statuses == [429] * 5
+    assert records_of("user.locked_out") == []
+    assert len(records_of("user.login_failed")) == 2
+
+
 def test_an_unlock_by_an_admin_in_the_admin_site_is_recorded(client) -> None:
     user = UserFactory()
     for _ in range(6):
@@ -176,7 +217,7 @@ def test_an_unlock_by_an_admin_in_the_admin_site_is_recorded(client) -> None:
 
     found = only_record("user.unlocked")
     _assert_origin(found, actor=admin, target=str(user.pk))
-    assert found.changes["failures"] == [6, 0]
+    assert found.changes["failures"] == [5, 0]
 
 
 def test_unlock_user_from_the_shell_is_recorded_without_an_actor() -> None:
