@@ -12,6 +12,7 @@ from django.db.models.functions import Lower
 from uuid_utils.compat import uuid7
 
 from accounts.validators import PrintableTextValidator, UsernameValidator
+from config.core.context import USER_AGENT_MAX_LENGTH
 
 
 class Role(models.TextChoices):
@@ -121,7 +122,7 @@ class LoginSession(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoke_reason = models.CharField(max_length=32, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=256, blank=True)
+    user_agent = models.CharField(max_length=USER_AGENT_MAX_LENGTH, blank=True)
     cookie_mode = models.BooleanField(default=False)
 
     class Meta:

@@ -11,11 +11,12 @@ from django.db import models
 from django.db.models import F, Q
 from uuid_utils.compat import uuid7
 
+from config.core.context import USER_AGENT_MAX_LENGTH
+
 ACTION_MAX_LENGTH = 100
 TARGET_TYPE_MAX_LENGTH = 50
 TARGET_ID_MAX_LENGTH = 320
 REQUEST_ID_MAX_LENGTH = 128
-USER_AGENT_MAX_LENGTH = 512
 NOTE_MAX_LENGTH = 2000
 
 

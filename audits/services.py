@@ -48,7 +48,6 @@ from audits.models import (
     REQUEST_ID_MAX_LENGTH,
     TARGET_ID_MAX_LENGTH,
     TARGET_TYPE_MAX_LENGTH,
-    USER_AGENT_MAX_LENGTH,
     AuditChainHead,
     AuditRecord,
     AuditStatus,
@@ -152,7 +151,7 @@ def audit_records_write(*, events: Sequence[AuditEvent]) -> list[AuditRecord]:
     origin = current_request_origin()
     request_id = (current_request_id() or "")[:REQUEST_ID_MAX_LENGTH]
     ip = _client_ip(origin.ip)
-    user_agent = _printable(origin.user_agent)[:USER_AGENT_MAX_LENGTH]
+    user_agent = _printable(origin.user_agent)
     records: list[AuditRecord] = []
     with transaction.atomic(savepoint=False):
         for event, changes in checked:

@@ -15,6 +15,8 @@ from django.contrib.auth.models import AnonymousUser
 
 from accounts.selectors import user_for_raw_access_token
 from accounts.services import ws_ticket_redeem
+from config.core.context import request_origin
+from config.http.client_address import scope_origin
 
 BEARER_SUBPROTOCOL = "bearer"
 
@@ -74,10 +76,12 @@ class CredentialsMiddleware(BaseMiddleware):
     """Sits inside the session middleware and overrides its user when credentials came."""
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        presented = _presented(scope)
-        if presented is None:
-            scope = dict(scope, credentials=Credentials(method="session"))
-        else:
-            user, credentials = await _authenticate(*presented)
-            scope = dict(scope, user=user, credentials=credentials)
-        return await super().__call__(scope, receive, send)
+        # The connection's address and user agent, for whatever its messages write.
+        with request_origin(scope_origin(scope)):
+            presented = _presented(scope)
+            if presented is None:
+                scope = dict(scope, credentials=Credentials(method="session"))
+            else:
+                user, credentials = await _authenticate(*presented)
+                scope = dict(scope, user=user, credentials=credentials)
+            return await super().__call__(scope, receive, send)

@@ -7,6 +7,7 @@ import factory
 from accounts.models import Role, User
 from accounts.services import login_session_start
 from accounts.tokens import TokenPair
+from config.core.context import RequestOrigin, request_origin
 
 PASSWORD = "correct horse battery"
 
@@ -45,8 +46,9 @@ class GuestFactory(UserFactory):
 
 
 def token_pair(user: User, *, ip: str = "127.0.0.1") -> TokenPair:
-    """A real login session for `user`, as `POST auth/token` would start it."""
-    return login_session_start(user=user, ip=ip)
+    """A real login session for `user`, as `POST auth/token` from `ip` would start it."""
+    with request_origin(RequestOrigin(ip=ip)):
+        return login_session_start(user=user)
 
 
 def bearer(user: User) -> str:

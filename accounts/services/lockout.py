@@ -44,6 +44,7 @@ from audits.services import (
     audit_records_write,
     json_safe,
 )
+from config.core.context import current_request_origin
 
 Scope = LoginFailureCounter.Scope
 
@@ -89,9 +90,11 @@ def login_target_id(*, identifier: str, user: User | None) -> str:
     return str(user.pk) if user is not None else identifier[:TARGET_ID_MAX_LENGTH]
 
 
-def login_keys(*, identifier: str, user: User | None, ip: str | None) -> LoginKeys:
-    """Known accounts count by id (username and email share a count), unknown ones by name."""
+def login_keys(*, identifier: str, user: User | None) -> LoginKeys:
+    """Known accounts count by id (username and email share a count), unknown ones by name;
+    the address is the request's."""
     account = f"user:{user.pk}" if user is not None else f"name:{identifier.casefold()[:300]}"
+    ip = current_request_origin().ip
     return LoginKeys(account=account, ip=ip, user=user, identifier=identifier)
 
 
@@ -114,7 +117,7 @@ def login_attempt_begin(keys: LoginKeys) -> LoginAttempt:
         if not isinstance(verdict, _Busy):
             _refused(keys, verdict)
         if time.monotonic() + pause > deadline:
-            auth_event_log("auth.login_busy", user=_user_id(keys), ip=keys.ip)
+            auth_event_log("auth.login_busy", user=_user_id(keys))
             raise LoginRateLimited(
                 verdict.wait, "Too many logins of this account at once; try again shortly."
             )
@@ -155,10 +158,7 @@ def login_attempt_abandoned(attempt: LoginAttempt) -> None:
             _in_flight_end(attempt, reset=False)
     except DatabaseError:
         auth_event_log(
-            "auth.login_attempt_not_released",
-            level=logging.WARNING,
-            user=_user_id(attempt.keys),
-            ip=attempt.keys.ip,
+            "auth.login_attempt_not_released", level=logging.WARNING, user=_user_id(attempt.keys)
         )
 
 
@@ -329,9 +329,9 @@ def _live(counter: LoginFailureCounter, now: datetime, without: str = "") -> dic
 def _refused(keys: LoginKeys, refusal: tuple[str, float]) -> NoReturn:
     scope, wait = refusal
     if scope == Scope.ACCOUNT:
-        auth_event_log("auth.login_locked", user=_user_id(keys), ip=keys.ip)
+        auth_event_log("auth.login_locked", user=_user_id(keys))
         raise AccountLocked(wait)
-    auth_event_log("auth.login_rate_limited", user=_user_id(keys), ip=keys.ip)
+    auth_event_log("auth.login_rate_limited", user=_user_id(keys))
     raise LoginRateLimited(wait)
 
 

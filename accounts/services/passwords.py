@@ -29,28 +29,26 @@ def password_validate(password: str, *, user: User | None, field: str) -> None:
 
 
 @transaction.atomic
-def password_change(
-    *, user: User, new_password: str, ip: str | None, user_agent: str = ""
-) -> TokenPair:
+def password_change(*, user: User, new_password: str) -> TokenPair:
     """Set a new password (the caller checked the old one) and start a fresh login."""
     password_validate(new_password, user=user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])
     login_sessions_revoke(user_id=user.pk, reason="password_change")
     account_email_queue(kind="password_changed", user=user)
-    pair = login_session_start(user=user, ip=ip, user_agent=user_agent)
+    pair = login_session_start(user=user)
     # No changes: the record says that the password changed, never what it was or became.
     audit_record_write(
         action="user.password_changed", target_type="user", target_id=user.pk, actor=user
     )
-    auth_event_log("auth.password_changed", user=str(user.pk), ip=ip)
+    auth_event_log("auth.password_changed", user=str(user.pk))
     return pair
 
 
-def password_reset_request(*, email: str, ip: str | None) -> None:
+def password_reset_request(*, email: str) -> None:
     """Queue the reset email. The lookup happens in the worker, so known and unknown
     addresses cost the request the same time and leave the same trace."""
-    auth_event_log("auth.password_reset_requested", ip=ip)
+    auth_event_log("auth.password_reset_requested")
     with transaction.atomic():
         enqueue_on_commit(PASSWORD_RESET_EMAIL_TASK, email=email)
 
@@ -65,7 +63,7 @@ def password_reset_email_send(*, email: str) -> bool:
 
 
 @transaction.atomic
-def password_reset_confirm(*, token: str, new_password: str, ip: str | None) -> User:
+def password_reset_confirm(*, token: str, new_password: str) -> User:
     """Single use: the token hashes the old password in, so setting a new one ends it."""
     user = password_reset_token_user(token)
     if user is None:
@@ -79,5 +77,5 @@ def password_reset_confirm(*, token: str, new_password: str, ip: str | None) -> 
     audit_record_write(
         action="user.password_reset", target_type="user", target_id=user.pk, actor=user
     )
-    auth_event_log("auth.password_reset", user=str(user.pk), ip=ip)
+    auth_event_log("auth.password_reset", user=str(user.pk))
     return user

@@ -17,9 +17,7 @@ from audits.services import audit_changes, audit_record_write
 from config.core.errors import ValidationFailed
 
 
-def user_register(
-    *, email: str, username: str, password: str, display_name: str = "", ip: str | None = None
-) -> None:
+def user_register(*, email: str, username: str, password: str, display_name: str = "") -> None:
     """Create a guest and mail a verification link; a known email gets a notice instead.
 
     Both outcomes hash the password and queue one email, so they answer alike and in about
@@ -51,7 +49,7 @@ def user_register(
             if owner is None:
                 raise
         else:
-            auth_event_log("auth.registered", user=str(candidate.pk), ip=ip)
+            auth_event_log("auth.registered", user=str(candidate.pk))
             return
     with transaction.atomic():
         account_email_queue(kind="registration_notice", user=owner)
@@ -62,11 +60,11 @@ def user_register(
             target_id=owner.pk,
             changes={"username": [None, username]},
         )
-    auth_event_log("auth.register_known_email", user=str(owner.pk), ip=ip)
+    auth_event_log("auth.register_known_email", user=str(owner.pk))
 
 
 @transaction.atomic
-def email_verify(*, token: str, ip: str | None = None) -> User:
+def email_verify(*, token: str) -> User:
     """Mark the email verified and promote a guest to user; each token works once."""
     payload = email_verification_token_read(token)
     user = None
@@ -90,5 +88,5 @@ def email_verify(*, token: str, ip: str | None = None) -> User:
         actor=user,
         changes=audit_changes(before, user_audit_snapshot(user)),
     )
-    auth_event_log("auth.email_verified", user=str(user.pk), ip=ip)
+    auth_event_log("auth.email_verified", user=str(user.pk))
     return user

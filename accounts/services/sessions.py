@@ -26,6 +26,7 @@ from accounts.services.lockout import (
 )
 from accounts.tokens import TokenPair, refresh_token_read, token_pair_make
 from audits.services import audit_record_write
+from config.core.context import current_request_origin
 from realtime.broadcast import connections_close
 
 
@@ -33,13 +34,11 @@ def login(
     *,
     identifier: str,
     password: str,
-    ip: str | None,
-    user_agent: str = "",
     cookie_mode: bool = False,
 ) -> tuple[User, TokenPair]:
     """The password grant: a new login session, or 401/429 in the same shape for everyone."""
     user = user_for_login(identifier)
-    keys = login_keys(identifier=identifier, user=user, ip=ip)
+    keys = login_keys(identifier=identifier, user=user)
     attempt = login_attempt_begin(keys)
     try:
         if user is None:
@@ -53,9 +52,7 @@ def login(
         with transaction.atomic():
             if valid:
                 login_attempt_succeeded(attempt)
-                pair = login_session_start(
-                    user=user, ip=ip, user_agent=user_agent, cookie_mode=cookie_mode
-                )
+                pair = login_session_start(user=user, cookie_mode=cookie_mode)
                 audit_record_write(
                     action="user.login_succeeded", target_type="user", target_id=user.pk, actor=user
                 )
@@ -71,29 +68,29 @@ def login(
         raise
     if not valid:
         auth_event_log(
-            "auth.login_failed", user=str(user.pk) if user else None, ip=ip, known=user is not None
+            "auth.login_failed", user=str(user.pk) if user else None, known=user is not None
         )
         raise InvalidCredentials()
-    auth_event_log("auth.login_succeeded", user=str(user.pk), ip=ip, cookie=cookie_mode)
+    auth_event_log("auth.login_succeeded", user=str(user.pk), cookie=cookie_mode)
     return user, pair
 
 
-def login_session_start(
-    *, user: User, ip: str | None, user_agent: str = "", cookie_mode: bool = False
-) -> TokenPair:
+def login_session_start(*, user: User, cookie_mode: bool = False) -> TokenPair:
+    """A new login of `user` from where the current request comes from."""
     jti = uuid7()
+    origin = current_request_origin()
     session = LoginSession.objects.create(
         user=user,
         current_jti=jti,
         expires_at=timezone.now() + timedelta(seconds=settings.AUTH_SESSION_MAX_AGE),
-        ip=ip,
-        user_agent=user_agent[:256],
+        ip=origin.ip,
+        user_agent=origin.user_agent,
         cookie_mode=cookie_mode,
     )
     return token_pair_make(user=user, session_id=session.pk, jti=jti)
 
 
-def login_session_refresh(*, refresh_token: str, ip: str | None) -> tuple[User, TokenPair]:
+def login_session_refresh(*, refresh_token: str) -> tuple[User, TokenPair]:
     """Rotate: the presented token dies, a new pair is born; an old token revokes the login.
 
     The swap is one conditional UPDATE on the session row alone (no join), so when two
@@ -112,7 +109,7 @@ def login_session_refresh(*, refresh_token: str, ip: str | None) -> tuple[User, 
         expires_at__gt=now,
     ).update(current_jti=new_jti, refreshed_at=now)
     if swapped != 1:
-        _refresh_refused(claims.session_id, claims.jti, ip=ip)
+        _refresh_refused(claims.session_id, claims.jti)
     user = User.objects.filter(pk=claims.user_id, is_active=True).first()
     if user is None:
         login_sessions_revoke(user_id=claims.user_id, reason="deactivated")
@@ -120,7 +117,7 @@ def login_session_refresh(*, refresh_token: str, ip: str | None) -> tuple[User, 
     return user, token_pair_make(user=user, session_id=claims.session_id, jti=new_jti)
 
 
-def login_session_logout(*, refresh_token: str, ip: str | None) -> None:
+def login_session_logout(*, refresh_token: str) -> None:
     """End the login this refresh token belongs to (its access tokens stop working too)."""
     claims = refresh_token_read(refresh_token)
     if claims is None:
@@ -129,8 +126,8 @@ def login_session_logout(*, refresh_token: str, ip: str | None) -> None:
         pk=claims.session_id, current_jti=claims.jti, revoked_at__isnull=True
     ).update(revoked_at=timezone.now(), revoke_reason="logout")
     if ended != 1:
-        _refresh_refused(claims.session_id, claims.jti, ip=ip)
-    auth_event_log("auth.logout", user=claims.user_id, session=str(claims.session_id), ip=ip)
+        _refresh_refused(claims.session_id, claims.jti)
+    auth_event_log("auth.logout", user=claims.user_id, session=str(claims.session_id))
     transaction.on_commit(
         lambda: connections_close(user_id=claims.user_id, session_id=str(claims.session_id))
     )
@@ -172,7 +169,7 @@ def login_sessions_purge(*, older_than: timedelta = timedelta(days=7)) -> int:
     return deleted
 
 
-def _refresh_refused(session_id: uuid.UUID, jti: uuid.UUID, *, ip: str | None) -> None:
+def _refresh_refused(session_id: uuid.UUID, jti: uuid.UUID) -> None:
     """Raise 401; if the token was genuine but no longer current, that is reuse: revoke."""
     session = LoginSession.objects.select_related("user").filter(pk=session_id).first()
     reused = session is not None and (session.current_jti != jti or session.revoked_at is not None)
@@ -190,9 +187,7 @@ def _refresh_refused(session_id: uuid.UUID, jti: uuid.UUID, *, ip: str | None) -
                 actor=session.user,
                 changes={"revoked": [False, True]} if was_live else {},
             )
-        auth_event_log(
-            "auth.token_reuse", user=str(session.user_id), session=str(session_id), ip=ip
-        )
+        auth_event_log("auth.token_reuse", user=str(session.user_id), session=str(session_id))
         transaction.on_commit(
             lambda: connections_close(user_id=str(session.user_id), session_id=str(session_id))
         )

@@ -32,8 +32,6 @@ from accounts.views.common import (
     csrf_enforce,
     forget_refresh_cookie,
     refresh_cookie,
-    request_ip,
-    request_user_agent,
     token_response,
 )
 from config.api.idempotency.mixin import IdempotentMixin
@@ -82,7 +80,7 @@ class RegisterView(IdempotentMixin, PublicAuthView):
     def post(self, request: Request) -> Response:
         serializer = RegisterInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.user_register(**serializer.validated_data, ip=request_ip(request))
+        services.user_register(**serializer.validated_data)
         return Response({"status": "verification_sent"}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -98,9 +96,7 @@ class VerifyEmailView(IdempotentMixin, PublicAuthView):
     def post(self, request: Request) -> Response:
         serializer = TokenOnlyInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = services.email_verify(
-            token=serializer.validated_data["token"], ip=request_ip(request)
-        )
+        user = services.email_verify(token=serializer.validated_data["token"])
         return Response(UserOutputSerializer(user).data)
 
 
@@ -148,8 +144,6 @@ class TokenView(PublicAuthView):
         _, pair = services.login(
             identifier=data["username"],
             password=data["password"],
-            ip=request_ip(request),
-            user_agent=request_user_agent(request),
             cookie_mode=data["cookie"],
         )
         return token_response(request, pair, cookie_mode=data["cookie"])
@@ -189,7 +183,7 @@ class TokenRefreshView(PublicAuthView):
     )
     def post(self, request: Request) -> Response:
         token, from_cookie = _presented_refresh_token(request)
-        _, pair = services.login_session_refresh(refresh_token=token, ip=request_ip(request))
+        _, pair = services.login_session_refresh(refresh_token=token)
         return token_response(request, pair, cookie_mode=from_cookie)
 
 
@@ -208,7 +202,7 @@ class LogoutView(IdempotentMixin, PublicAuthView):
     )
     def post(self, request: Request) -> Response:
         token, from_cookie = _presented_refresh_token(request)
-        services.login_session_logout(refresh_token=token, ip=request_ip(request))
+        services.login_session_logout(refresh_token=token)
         response = Response(status=status.HTTP_204_NO_CONTENT)
         return forget_refresh_cookie(response) if from_cookie else response
 
@@ -246,9 +240,7 @@ class PasswordResetView(IdempotentMixin, PublicAuthView):
     def post(self, request: Request) -> Response:
         serializer = PasswordResetInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.password_reset_request(
-            email=serializer.validated_data["email"], ip=request_ip(request)
-        )
+        services.password_reset_request(email=serializer.validated_data["email"])
         return Response({"status": "reset_requested"}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -270,7 +262,7 @@ class PasswordResetConfirmView(IdempotentMixin, PublicAuthView):
     def post(self, request: Request) -> Response:
         serializer = PasswordResetConfirmInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.password_reset_confirm(**serializer.validated_data, ip=request_ip(request))
+        services.password_reset_confirm(**serializer.validated_data)
         return Response({"status": "password_reset"})
 
 
@@ -305,8 +297,6 @@ class PasswordChangeView(APIView):
         pair = services.password_change(
             user=request.user,
             new_password=data["new_password"],
-            ip=request_ip(request),
-            user_agent=request_user_agent(request),
         )
         return token_response(request, pair, cookie_mode=refresh_cookie(request) is not None)
 

@@ -15,7 +15,6 @@ from rest_framework.views import APIView
 
 from accounts.tokens import TokenPair
 from config.api.throttles import AuthRateThrottle, RoleRateThrottle
-from config.http.client_address import client_ip
 
 # Why the endpoints that answer with tokens or tickets ignore `Idempotency-Key`.
 CREDENTIALS_NOT_STORED = (
@@ -33,14 +32,6 @@ class PublicAuthView(APIView):
     def get_authenticate_header(self, request: Request) -> str:
         # Keeps failed logins a 401 (DRF turns a 401 without this header into a 403).
         return 'Bearer realm="api"'
-
-
-def request_ip(request: Request) -> str | None:
-    return client_ip(request._request) or None
-
-
-def request_user_agent(request: Request) -> str:
-    return request.META.get("HTTP_USER_AGENT", "")[:256]
 
 
 def token_response(

@@ -1,8 +1,17 @@
-"""The request id of the work in progress, carried through HTTP, Celery tasks and WebSockets."""
+"""The request id and origin of the work in progress, carried through HTTP, Celery tasks and
+WebSockets.
+
+The origin (client address and user agent) is set once per request by the HTTP middleware
+(config.http.client_address.request_origin says how it is read); services read it from here
+(login sessions, lockout by address, audit records, auth event logs) instead of taking it as
+arguments, so it is read and cut in one place.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -16,10 +25,14 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 @dataclass(frozen=True)
 class RequestOrigin:
-    """Where the work in progress came from, as audit records tell it."""
+    """Where the work in progress came from: the client's address and its user agent, cut
+    to USER_AGENT_MAX_LENGTH characters (what every model keeping one stores)."""
 
     ip: str | None = None
     user_agent: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "user_agent", self.user_agent[:USER_AGENT_MAX_LENGTH])
 
 
 request_origin_var: ContextVar[RequestOrigin | None] = ContextVar("request_origin", default=None)
@@ -27,6 +40,16 @@ request_origin_var: ContextVar[RequestOrigin | None] = ContextVar("request_origi
 
 def current_request_origin() -> RequestOrigin:
     return request_origin_var.get() or RequestOrigin()
+
+
+@contextmanager
+def request_origin(origin: RequestOrigin) -> Iterator[RequestOrigin]:
+    """Work done inside the block comes from `origin` (a request, a WebSocket connection)."""
+    token = request_origin_var.set(origin)
+    try:
+        yield origin
+    finally:
+        request_origin_var.reset(token)
 
 
 def current_request_id() -> str | None:

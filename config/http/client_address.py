@@ -8,12 +8,15 @@ control may have been written by the client itself: walk from the right and stop
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
+
+from config.core.context import RequestOrigin
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -47,6 +50,24 @@ def client_ip(request: HttpRequest) -> str:
     """The client's address for a Django request (see `client_address`)."""
     return client_address(
         request.META.get("REMOTE_ADDR") or "", request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
+
+
+def scope_origin(scope: Mapping[str, Any]) -> RequestOrigin:
+    """Where an ASGI connection comes from (the layers before Django, WebSockets)."""
+    headers = {
+        name.decode("latin-1").lower(): value.decode("latin-1")
+        for name, value in scope.get("headers", ())
+    }
+    peer = (scope.get("client") or ("", 0))[0]
+    address = client_address(peer, headers.get("x-forwarded-for", ""))
+    return RequestOrigin(ip=address or None, user_agent=headers.get("user-agent", ""))
+
+
+def request_origin(request: HttpRequest) -> RequestOrigin:
+    """Where a Django request comes from: the client's address and its user agent."""
+    return RequestOrigin(
+        ip=client_ip(request) or None, user_agent=request.headers.get("User-Agent", "")
     )
 
 

@@ -16,8 +16,6 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.functional import SimpleLazyObject, empty
 
 from config.core.context import (
-    USER_AGENT_MAX_LENGTH,
-    RequestOrigin,
     accept_request_id,
     request_id_var,
     request_origin_var,
@@ -25,7 +23,7 @@ from config.core.context import (
 from config.core.database import database_unavailable
 from config.core.errors import DomainError
 from config.http.body_limit import payload_too_large
-from config.http.client_address import client_ip
+from config.http.client_address import request_origin
 from config.http.envelope import (
     database_unavailable_response,
     domain_error_response,
@@ -56,12 +54,8 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = accept_request_id(request.headers.get("X-Request-ID"))
         token = request_id_var.set(request_id)
-        origin_token = request_origin_var.set(
-            RequestOrigin(
-                ip=client_ip(request),
-                user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX_LENGTH],
-            )
-        )
+        origin = request_origin(request)
+        origin_token = request_origin_var.set(origin)
         request.request_id = request_id  # type: ignore[attr-defined]
         started = time.perf_counter()
         try:
@@ -80,7 +74,7 @@ class RequestContextMiddleware:
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     "user": _authenticated_user_id(request),
-                    "ip": client_ip(request),
+                    "ip": origin.ip,
                 },
             )
             return response

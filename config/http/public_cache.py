@@ -35,7 +35,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, HttpResponseBase
 
 from config.core.context import accept_request_id, request_id_var
-from config.http.client_address import client_address
+from config.http.client_address import scope_origin
 from config.http.rate_limits import anonymous_identity, configured_rate, current_window
 
 logger = logging.getLogger("agora.cache")
@@ -160,7 +160,7 @@ class PublicResponseCache:
         pipeline = client.pipeline(transaction=False)
         standing = None
         if rate is not None:
-            identity = anonymous_identity(_client_address(scope, headers))
+            identity = anonymous_identity(scope_origin(scope).ip or "")
             window = current_window("anon", identity, rate)
             key = backend.make_key(window.key)
             pipeline.set(key, 0, ex=window.timeout, nx=True)
@@ -233,11 +233,6 @@ class PublicResponseCache:
         return self._client
 
 
-def _client_address(scope: Scope, headers: dict[str, str]) -> str:
-    """The client's address as config.http.client_address tells it (trusted proxies included)."""
-    return client_address((scope.get("client") or ("", 0))[0], headers.get("x-forwarded-for", ""))
-
-
 def _log_access(scope: Scope, headers: dict[str, str], status: int) -> None:
     if access_logger.isEnabledFor(logging.INFO):
         access_logger.info(
@@ -250,6 +245,6 @@ def _log_access(scope: Scope, headers: dict[str, str], status: int) -> None:
                 "path": scope["path"],
                 "status": status,
                 "cache": "hit",
-                "ip": _client_address(scope, headers),
+                "ip": scope_origin(scope).ip,
             },
         )

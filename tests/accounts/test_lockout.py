@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import LoginFailureCounter
 from accounts.services.lockout import login_attempt_abandoned, login_attempt_begin, login_keys
+from config.core.context import RequestOrigin, request_origin
 from tests.accounts.helpers import login
 from tests.factories import PASSWORD, AdminFactory, UserFactory
 
@@ -234,7 +235,8 @@ def test_attempts_left_in_flight_by_a_dead_process_stop_counting_after_their_tim
 
 def test_an_abandoned_attempt_gives_its_place_back() -> None:
     user = UserFactory()
-    keys = login_keys(identifier=user.username, user=user, ip="192.0.2.1")
+    with request_origin(RequestOrigin(ip="192.0.2.1")):
+        keys = login_keys(identifier=user.username, user=user)
 
     attempts = [login_attempt_begin(keys) for _ in range(5)]
     for attempt in attempts:

@@ -51,7 +51,7 @@ if user is None:
         username="outage", email="outage@example.org", password=None,
         role=Role.USER, email_verified=True,
     )
-print(login_session_start(user=user, ip="127.0.0.1").access_token)
+print(login_session_start(user=user).access_token)
 """
 
 

@@ -413,7 +413,7 @@ def bench_credentials(env: dict[str, str]) -> tuple[str, str]:
         "user = User.objects.get(username=bench_username(0))\n"
         "client = Client(); client.force_login(user)\n"
         "print(f'{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}')\n"
-        "print(login_session_start(user=user, ip='127.0.0.1').access_token)\n"
+        "print(login_session_start(user=user).access_token)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script],

@@ -85,3 +85,54 @@ def test_the_access_log_records_the_forwarded_client_address(
 
     [record] = [r for r in caplog.records if r.name == "agora.access"]
     assert record.ip == "192.0.2.1"
+
+
+LONG_AGENT = "Mozilla/5.0 (X11; Linux) " + "x" * 2000
+
+
+def test_an_origin_keeps_the_same_cut_of_the_user_agent_wherever_it_is_read() -> None:
+    from config.core.context import USER_AGENT_MAX_LENGTH, RequestOrigin
+    from config.http.client_address import request_origin, scope_origin
+
+    http = request_origin(RequestFactory().get("/", HTTP_USER_AGENT=LONG_AGENT))
+    asgi = scope_origin(
+        {"client": ("127.0.0.1", 5000), "headers": [(b"user-agent", LONG_AGENT.encode())]}
+    )
+    direct = RequestOrigin(ip="127.0.0.1", user_agent=LONG_AGENT)
+
+    assert http == asgi == direct
+    assert direct.user_agent == LONG_AGENT[:USER_AGENT_MAX_LENGTH]
+
+
+def test_an_asgi_origin_believes_x_forwarded_for_only_from_trusted_proxies(settings) -> None:
+    from config.http.client_address import scope_origin
+
+    settings.TRUSTED_PROXIES = ["10.0.0.1"]
+    scope = {"client": ("10.0.0.1", 5000), "headers": [(b"x-forwarded-for", b"192.0.2.7")]}
+    untrusted = {"client": ("203.0.113.9", 5000), "headers": [(b"x-forwarded-for", b"192.0.2.7")]}
+
+    assert scope_origin(scope).ip == "192.0.2.7"
+    assert scope_origin(untrusted).ip == "203.0.113.9"
+
+
+@pytest.mark.django_db
+def test_a_login_records_the_address_and_agent_as_its_audit_record_does() -> None:
+    from accounts.models import LoginSession
+    from audits.models import AuditRecord
+    from config.core.context import USER_AGENT_MAX_LENGTH
+    from tests.factories import PASSWORD, UserFactory
+
+    user = UserFactory()
+
+    response = APIClient().post(
+        "/api/v1/auth/token",
+        {"grant_type": "password", "username": user.username, "password": PASSWORD},
+        REMOTE_ADDR="198.51.100.4",
+        HTTP_USER_AGENT=LONG_AGENT,
+    )
+
+    assert response.status_code == 200
+    session = LoginSession.objects.get(user=user)
+    record = AuditRecord.objects.get(action="user.login_succeeded", target_id=str(user.pk))
+    assert (session.ip, session.user_agent) == ("198.51.100.4", LONG_AGENT[:USER_AGENT_MAX_LENGTH])
+    assert (record.ip, record.user_agent) == (session.ip, session.user_agent)
