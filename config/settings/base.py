@@ -260,6 +260,8 @@ REST_FRAMEWORK = {
         "config.api.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "config.api.openapi.AutoSchema",
+    # An `Accept` no renderer matches gets JSON (or the download) rather than a 406.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.api.negotiation.FallbackContentNegotiation",
     # Offset pages, or cursor pages with ?cursor= (config/pagination.py).
     "DEFAULT_PAGINATION_CLASS": "config.api.pagination.ApiPagination",
     "PAGE_SIZE": 20,
