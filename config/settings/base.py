@@ -307,13 +307,17 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 SPECTACULAR_SETTINGS = {
     "TITLE": "Agora API",
     "DESCRIPTION": (
-        "REST API of Agora, a community content platform. Errors always use the envelope "
-        '`{"error": {"code", "message", "details", "request_id"}}`.'
+        "REST API of Agora, a community content platform. Request bodies are JSON "
+        "(`application/json`); `auth/token` also takes the OAuth2 form encoding. Errors always "
+        'use the envelope `{"error": {"code", "message", "details", "request_id"}}`.'
     ),
     "VERSION": AGORA_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # The contract is JSON: DRF's form parsers stay on (the OAuth2 token form needs them) but
+    # only JSON bodies are documented; `auth/token` names its form encoding itself.
+    "PARSER_WHITELIST": ["config.api.parsers.JSONParser"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -328,6 +332,7 @@ SPECTACULAR_SETTINGS = {
         "config.api.openapi.document_paths_without_trailing_slash",
         "config.api.openapi.document_rate_limits",
         "config.api.openapi.document_idempotency",
+        "config.api.openapi.document_request_failures",
     ],
 }
 
