@@ -50,7 +50,11 @@ IDEMPOTENCY_CONFLICT = (
 
 
 class AutoSchema(openapi.AutoSchema):
-    """drf-spectacular's AutoSchema, plus the `Idempotency-Key` header where a view takes it."""
+    """drf-spectacular's AutoSchema, plus the `Idempotency-Key` header where a view takes it,
+    the patterns validators state, and the `openapi_schema_extra` serializers state.
+
+    Two of these override drf-spectacular methods whose names start with an underscore (pinned
+    0.30.0; tests/config/test_docs.py and the schema tests of each app notice a change)."""
 
     def get_override_parameters(self) -> list[Any]:
         from config.api.idempotency.mixin import accepts_idempotency_key

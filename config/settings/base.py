@@ -308,8 +308,11 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Agora API",
     "DESCRIPTION": (
         "REST API of Agora, a community content platform. Request bodies are JSON "
-        "(`application/json`); `auth/token` also takes the OAuth2 form encoding. Errors always "
-        'use the envelope `{"error": {"code", "message", "details", "request_id"}}`.'
+        "(`application/json`); `auth/token` also takes the OAuth2 form encoding. Text fields "
+        "refuse control and invisible format characters (Unicode categories Cc, Cf, Cs, Co, "
+        "and unassigned code points); their `pattern` lists those of the Basic Multilingual "
+        "Plane. Errors always use the envelope "
+        '`{"error": {"code", "message", "details", "request_id"}}`.'
     ),
     "VERSION": AGORA_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
