@@ -190,7 +190,7 @@ def main() -> int:
                         base_url,
                         tokens[run.name],
                         seconds,
-                        args.max_examples,
+                        args,
                         seed,
                         report_dir,
                     )
