@@ -53,7 +53,7 @@ class AutoSchema(openapi.AutoSchema):
     """drf-spectacular's AutoSchema, plus the `Idempotency-Key` header where a view takes it,
     the patterns validators state, and the `openapi_schema_extra` serializers state.
 
-    Two of these override drf-spectacular methods whose names start with an underscore (pinned
+    Some of these override drf-spectacular methods whose names start with an underscore (pinned
     0.30.0; tests/config/test_docs.py and the schema tests of each app notice a change)."""
 
     def get_override_parameters(self) -> list[Any]:
@@ -70,6 +70,13 @@ class AutoSchema(openapi.AutoSchema):
         schema = super()._map_basic_serializer(serializer, direction)
         _merge(schema, getattr(serializer, "openapi_schema_extra", {}))
         return schema
+
+    def _get_request_for_media_type(self, serializer: Any, direction: str = "request") -> Any:
+        # A PATCH body is partial, so drf-spectacular calls it optional; one whose serializer
+        # requires something (`openapi_schema_extra`) is a 400 without a body all the same.
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        extra = getattr(serializer, "openapi_schema_extra", {})
+        return schema, required or bool(extra.get("required") or extra.get("minProperties"))
 
     def _insert_field_validators(self, field: Any, schema: dict[str, Any]) -> None:
         # drf-spectacular turns only Django's RegexValidator into a `pattern`; ours say theirs.

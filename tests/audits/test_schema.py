@@ -74,3 +74,7 @@ def test_reported_events_state_their_text_and_size_limits(schema) -> None:
     assert event["changes"]["maxProperties"] == 200
     assert re.fullmatch(event["target_id"]["pattern"], "INV-2026-0042\twith a tab")
     assert not re.fullmatch(event["target_id"]["pattern"], "nul\x00")
+
+
+def test_a_triage_patch_needs_its_body(schema) -> None:
+    assert schema["paths"]["/api/v1/audits/{record_id}"]["patch"]["requestBody"]["required"]

@@ -130,3 +130,13 @@ def test_bulk_bodies_document_their_items(schema, method, component) -> None:
 
 def test_a_bulk_update_item_needs_only_its_id(schema) -> None:
     assert schema["components"]["schemas"]["PostBulkUpdateItemRequest"]["required"] == ["id"]
+
+
+@pytest.mark.parametrize(
+    ("path", "required"),
+    [("/api/v1/comments/{id}", True), ("/api/v1/posts/bulk", True), ("/api/v1/posts/{id}", False)],
+)
+def test_a_patch_body_is_required_only_where_the_server_needs_one(schema, path, required) -> None:
+    body = schema["paths"][path]["patch"]["requestBody"]
+
+    assert body.get("required", False) is required

@@ -34,8 +34,10 @@ OpenAPI 3.0 document can say, so CI does not run those two checks:
 
 - rules across parameters: `cursor` with `pagination=offset`, `offset` with cursor pages;
   `refresh_token` in the body unless the refresh cookie is sent; no `ordering` field twice;
+- rules across fields: an audit event's `action` starts with its `target_type`;
 - what needs the server's state: tokens (verification, reset, refresh), the current password,
-  ids that exist, a `parent` on the same post, common passwords or ones like the username;
+  ids that exist, a `parent` on the same post, common passwords or ones like the username, an
+  admin changing their own role;
 - an empty query parameter counts as absent (django-filter), and DRF reads a number sent for a
   text field as its digits;
 - the printable-text rule refuses unassigned code points and format or private-use characters
