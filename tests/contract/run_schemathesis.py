@@ -15,6 +15,9 @@ operation of `/api/schema/` with a member's bearer token and these checks:
 - content_type_conformance, response_schema_conformance: the answer is what the document
   says, headers and body.
 
+Known server bugs fixed outside this change are listed in tests/contract/hooks.py, each with
+the exact trigger whose 500 is set aside and a strict xfail test that fails once it is fixed.
+
 Every run has a time budget (`--max-time`; fuzzing and stateful testing go on until it is
 spent), so the whole takes about three minutes whatever the machine. Exits non-zero on any
 failure, and prints the server's log then. Only 127.0.0.1 is contacted.
@@ -70,6 +73,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 CONFIG_FILE = Path(__file__).resolve().with_name("schemathesis.toml")
+# Known server bugs whose failures are set aside until their fix lands (read it).
+HOOKS_FILE = Path(__file__).resolve().with_name("hooks.py")
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 30
 CHECKS = (
@@ -198,7 +203,12 @@ def main() -> int:
                     )
                     print(f"\n==> schemathesis: {run.name} ({seconds} s)", flush=True)
                     # In the temporary directory: nothing it writes lands next to the code.
-                    code |= subprocess.run(command, cwd=workdir, check=False).returncode
+                    code |= subprocess.run(
+                        command,
+                        cwd=workdir,
+                        env={**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS_FILE)},
+                        check=False,
+                    ).returncode
             if code:
                 print_server_log(report_dir / "server.log")
     print(f"\nschemathesis: {'FAILED' if code else 'passed'} in {time.monotonic() - started:.0f} s")
