@@ -3,21 +3,51 @@ read from a body except by the admin's own serializer."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ApiKey, LoginSession, Role, User
 from accounts.representations import public_user_representation
-from accounts.validators import PrintableTextValidator, UsernameValidator
+from accounts.validators import PrintableTextValidator, UsernameValidator, password_length_limits
 
 _printable = PrintableTextValidator()
+_PASSWORD_MIN_LENGTH, _PASSWORD_MAX_LENGTH = password_length_limits()
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "password",
+        "minLength": _PASSWORD_MIN_LENGTH,
+        **({"maxLength": _PASSWORD_MAX_LENGTH} if _PASSWORD_MAX_LENGTH else {}),
+    }
+)
+class NewPasswordField(serializers.CharField):
+    """A password being chosen. The service checks it against AUTH_PASSWORD_VALIDATORS, whose
+    length limits the OpenAPI document states; the rest (too common, too like the user's names)
+    no schema can say, so it is in the description."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 4096)
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault(
+            "help_text",
+            f"{_PASSWORD_MIN_LENGTH} to {_PASSWORD_MAX_LENGTH} characters, any Unicode; "
+            "refused when it is a common password or too like the username or email.",
+        )
+        super().__init__(**kwargs)
 
 
 class RegisterInputSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
-    username = serializers.CharField(max_length=150, validators=[UsernameValidator()])
-    password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True)
+    username = serializers.CharField(
+        max_length=150,
+        validators=[UsernameValidator()],
+        help_text="Public. Letters and digits of any script and . @ + - _ ' (no spaces).",
+    )
+    password = NewPasswordField(write_only=True)
     display_name = serializers.CharField(
         max_length=150, required=False, allow_blank=True, default="", validators=[_printable]
     )
@@ -71,16 +101,19 @@ class PasswordResetInputSerializer(serializers.Serializer):
 
 class PasswordResetConfirmInputSerializer(serializers.Serializer):
     token = serializers.CharField(max_length=4096)
-    new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    new_password = NewPasswordField()
 
 
 class PasswordChangeInputSerializer(serializers.Serializer):
     old_password = serializers.CharField(max_length=4096, trim_whitespace=False)
-    new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+    new_password = NewPasswordField()
 
 
 class PublicUserOutputSerializer(serializers.ModelSerializer):
     """Describes `public_user_representation` for the schema, and renders with it."""
+
+    # Closed, so that `GET users/{id}`'s oneOf tells it from the full UserOutput.
+    openapi_schema_extra: ClassVar[dict[str, Any]] = {"additionalProperties": False}
 
     class Meta:
         model = User
@@ -139,7 +172,14 @@ class ApiKeyOutputSerializer(serializers.ModelSerializer):
 
 
 class ApiKeyCreatedOutputSerializer(ApiKeyOutputSerializer):
-    key = serializers.CharField(help_text="The secret. Shown this once; store it now.")
+    key = serializers.CharField(
+        allow_null=True,
+        help_text=(
+            "The secret. Shown this once; store it now. Null in the answer replayed for a "
+            "repeated `Idempotency-Key`: the secret is never stored, so it cannot be shown "
+            "again (revoke that key and make another if it was lost)."
+        ),
+    )
 
     class Meta(ApiKeyOutputSerializer.Meta):
         fields = [*ApiKeyOutputSerializer.Meta.fields, "key"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -11,11 +12,40 @@ from django.utils.deconstruct import deconstructible
 
 # Letters and digits of any script, combining marks, and a few joiners people use in names.
 _USERNAME_RE = re.compile(r"^[\w.@+'\-]+$")
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+# What a pattern can list compactly: controls, and format and private-use characters of the
+# Basic Multilingual Plane (surrogates never reach a string decoded from UTF-8).
+_PATTERN_CATEGORIES = frozenset({"Cc", "Cf", "Co"})
 
 
 def has_control_characters(value: str) -> bool:
     """NUL, other C0/C1 controls, bidi overrides and other invisible format characters."""
-    return any(unicodedata.category(char) in {"Cc", "Cf", "Cs", "Co", "Cn"} for char in value)
+    return any(unicodedata.category(char) in REFUSED_CATEGORIES for char in value)
+
+
+@cache
+def printable_text_pattern(allowed: str = "") -> str:
+    """An ECMA-262 `pattern` for the OpenAPI document: no control, format or private-use
+    character of the Basic Multilingual Plane but those in `allowed`.
+
+    The validators refuse more (unassigned code points, and format and private-use characters
+    beyond U+FFFF): the API description says so; listing them would take kilobytes per field.
+    """
+    refused = [
+        code
+        for code in range(0x10000)
+        if unicodedata.category(chr(code)) in _PATTERN_CATEGORIES and chr(code) not in allowed
+    ]
+    ranges: list[list[int]] = []
+    for code in refused:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    spans = "".join(
+        f"\\u{low:04x}" if low == high else f"\\u{low:04x}-\\u{high:04x}" for low, high in ranges
+    )
+    return f"^[^{spans}]*$"
 
 
 @deconstructible
@@ -27,6 +57,11 @@ class PrintableTextValidator:
 
     def __init__(self, allowed: str = "\n") -> None:
         self.allowed = allowed
+
+    @property
+    def openapi_pattern(self) -> str:
+        """The rule as an OpenAPI `pattern` (config.api.openapi reads it)."""
+        return printable_text_pattern(self.allowed)
 
     def __call__(self, value: Any) -> None:
         if not isinstance(value, str):
@@ -69,3 +104,21 @@ class MaximumLengthValidator:
 
     def get_help_text(self) -> str:
         return f"Your password can be up to {self.max_length} characters."
+
+
+def password_length_limits() -> tuple[int, int | None]:
+    """The shortest and the longest password AUTH_PASSWORD_VALIDATORS let through."""
+    from django.contrib.auth.password_validation import (
+        MinimumLengthValidator,
+        get_default_password_validators,
+    )
+
+    shortest, longest = 0, None
+    for validator in get_default_password_validators():
+        if isinstance(validator, MinimumLengthValidator):
+            shortest = max(shortest, validator.min_length)
+        elif isinstance(validator, MaximumLengthValidator):
+            longest = (
+                validator.max_length if longest is None else min(longest, validator.max_length)
+            )
+    return shortest, longest

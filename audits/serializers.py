@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -24,15 +24,23 @@ CHANGES_DEPTH_MAX = 16
 CHANGE_KEY_MAX_LENGTH = 100
 
 
-def _text_check(value: str) -> None:
+class _TextCheck:
     """No NUL or other control characters but line breaks and tabs, no lone surrogates
     (PostgreSQL refuses both, which would otherwise be a 500)."""
-    if any(ch < " " and ch not in "\n\r\t" for ch in value):
-        raise serializers.ValidationError("Control characters are not allowed.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise serializers.ValidationError("Not valid Unicode text.") from None
+
+    # For the OpenAPI document (config.api.openapi); lone surrogates cannot come in UTF-8.
+    openapi_pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f]*$"
+
+    def __call__(self, value: str) -> None:
+        if any(ch < " " and ch not in "\n\r\t" for ch in value):
+            raise serializers.ValidationError("Control characters are not allowed.")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise serializers.ValidationError("Not valid Unicode text.") from None
+
+
+_text_check = _TextCheck()
 
 
 def _json_check(value: Any, depth: int = 0) -> None:
@@ -113,6 +121,10 @@ class AuditRecordOutputSerializer(serializers.ModelSerializer):
 class AuditEventInputSerializer(serializers.Serializer):
     """An event reported by a service client; the caller becomes its actor."""
 
+    openapi_schema_extra: ClassVar[dict[str, Any]] = {
+        "properties": {"changes": {"maxProperties": CHANGE_FIELDS_MAX}}
+    }
+
     action = serializers.RegexField(
         ACTION_PATTERN,
         max_length=ACTION_MAX_LENGTH,
@@ -126,7 +138,11 @@ class AuditEventInputSerializer(serializers.Serializer):
         child=serializers.ListField(min_length=2, max_length=2, allow_empty=False),
         required=False,
         default=dict,
-        help_text="`{field: [old, new]}`. Never put secrets here.",
+        help_text=(
+            f"`{{field: [old, new]}}`: at most {CHANGE_FIELDS_MAX} fields, names of at most "
+            f"{CHANGE_KEY_MAX_LENGTH} characters, values nested at most {CHANGES_DEPTH_MAX} deep, "
+            "text without control characters. Never put secrets here."
+        ),
     )
 
     def validate_changes(self, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
@@ -138,6 +154,12 @@ class AuditEventInputSerializer(serializers.Serializer):
 
 class AuditRecordUpdateInputSerializer(serializers.Serializer):
     """The workflow fields; every other field of a record is fixed once written."""
+
+    # Any other field is refused (to_internal_value), and an empty body too (validate).
+    openapi_schema_extra: ClassVar[dict[str, Any]] = {
+        "additionalProperties": False,
+        "minProperties": 1,
+    }
 
     status = serializers.ChoiceField(choices=AuditStatus.choices)
     note = serializers.CharField(

@@ -11,6 +11,7 @@ class ConfigConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
+        from config.api import openapi  # noqa: F401 - registers the OpenAPI filter extension
         from config.http.rate_limits import check_rate_limit_settings
 
         checks.register(check_rate_limit_settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import django_filters
@@ -39,6 +40,28 @@ class IntegerFilter(django_filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+class StrictBooleanField(forms.Field):
+    """`true` or `false` (also `True`/`False`, `1`/`0`); anything else is refused, where
+    Django's NullBooleanField would read it as "no filter"."""
+
+    widget = forms.TextInput
+    default_error_messages = {"invalid": "Must be `true` or `false`."}
+    _VALUES = {"true": True, "True": True, "1": True, "false": False, "False": False, "0": False}
+
+    def to_python(self, value: Any) -> bool | None:
+        if value in (None, ""):
+            return None
+        if isinstance(value, bool):
+            return value
+        if value not in self._VALUES:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return self._VALUES[value]
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class PostFilterSet(django_filters.FilterSet):
     author = django_filters.UUIDFilter(field_name="author_id")
     author_username = TextFilter(method="filter_author_username", max_length=150)
@@ -67,7 +90,7 @@ class PostFilterSet(django_filters.FilterSet):
     def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         return post_search(qs, value) if value.strip() else qs
 
-    def filter_commented_by(self, qs: QuerySet, name: str, value: Any) -> QuerySet:
+    def filter_commented_by(self, qs: QuerySet, name: str, value: uuid.UUID) -> QuerySet:
         comments = Comment.objects.filter(LIVE, post_id=OuterRef("pk"), author_id=value)
         return qs.filter(Exists(comments))
 
@@ -76,7 +99,7 @@ class CommentFilterSet(django_filters.FilterSet):
     post = django_filters.UUIDFilter(field_name="post_id")
     author = django_filters.UUIDFilter(field_name="author_id")
     parent = django_filters.UUIDFilter(field_name="parent_id")
-    top_level = django_filters.BooleanFilter(field_name="parent", lookup_expr="isnull")
+    top_level = StrictBooleanFilter(field_name="parent", lookup_expr="isnull")
     created_after = DateOrDateTimeFilter(field_name="created_at", before=False)
     created_before = DateOrDateTimeFilter(field_name="created_at", before=True)
 

@@ -6,7 +6,7 @@ render through them so the OpenAPI document still describes every field.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rest_framework import serializers
 
@@ -23,6 +23,8 @@ from content.models import (
 from content.models import LINE_VALIDATOR as single_line
 from content.models import TEXT_VALIDATOR as multi_line
 from content.representations import comment_representation, post_representation
+from content.selectors.stats import DAYS_MAX, TOP_MAX
+from content.services.bulk import BULK_MAX_ITEMS
 
 
 class AuthorOutputSerializer(serializers.Serializer):
@@ -89,6 +91,13 @@ class PostBulkUpdateItemSerializer(PostInputSerializer):
 
     id = serializers.UUIDField()
 
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # Says so to the OpenAPI document too, which reads `required` of each field.
+        fields = super().get_fields()
+        for name, field in fields.items():
+            field.required = name == "id"
+        return fields
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "id" not in attrs:
             raise serializers.ValidationError({"id": ["This field is required."]})
@@ -96,11 +105,34 @@ class PostBulkUpdateItemSerializer(PostInputSerializer):
 
 
 class PostBulkInputSerializer(serializers.Serializer):
+    """The envelope; each item is then validated on its own, so errors name its index."""
+
     items = serializers.ListField(child=serializers.DictField(), allow_empty=False)
 
 
+class PostBulkCreateInputSerializer(serializers.Serializer):
+    """What `POST posts/bulk` takes, for the OpenAPI document (the view validates in steps)."""
+
+    items = serializers.ListField(
+        child=PostInputSerializer(), min_length=1, max_length=BULK_MAX_ITEMS
+    )
+
+
+class PostBulkUpdateInputSerializer(serializers.Serializer):
+    """What `PATCH posts/bulk` takes, for the OpenAPI document (the view validates in steps)."""
+
+    # drf-spectacular makes every PATCH body partial; this one always needs its items.
+    openapi_schema_extra: ClassVar[dict[str, Any]] = {"required": ["items"]}
+
+    items = serializers.ListField(
+        child=PostBulkUpdateItemSerializer(), min_length=1, max_length=BULK_MAX_ITEMS
+    )
+
+
 class PostBulkDeleteInputSerializer(serializers.Serializer):
-    ids = serializers.ListField(child=serializers.UUIDField(), allow_empty=False)
+    ids = serializers.ListField(
+        child=serializers.UUIDField(), allow_empty=False, min_length=1, max_length=BULK_MAX_ITEMS
+    )
 
 
 class PostBulkOutputSerializer(serializers.Serializer):
@@ -119,6 +151,11 @@ class CommentCreateInputSerializer(serializers.Serializer):
 
 
 class CommentUpdateInputSerializer(serializers.Serializer):
+    """PUT and PATCH alike: the body is all a comment has to change, so it is required."""
+
+    # drf-spectacular makes every PATCH body partial; this one is validated whole.
+    openapi_schema_extra: ClassVar[dict[str, Any]] = {"required": ["body"]}
+
     body = serializers.CharField(
         max_length=COMMENT_MAX_LENGTH, trim_whitespace=False, validators=[multi_line]
     )
@@ -129,5 +166,29 @@ class ExportQuerySerializer(serializers.Serializer):
 
 
 class StatsQuerySerializer(serializers.Serializer):
-    days = serializers.IntegerField(min_value=1, max_value=365, default=30)
-    top = serializers.IntegerField(min_value=1, max_value=50, default=10)
+    days = serializers.IntegerField(min_value=1, max_value=DAYS_MAX, default=30)
+    top = serializers.IntegerField(min_value=1, max_value=TOP_MAX, default=10)
+
+
+class DayCountOutputSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    count = serializers.IntegerField(min_value=0)
+
+
+class AuthorCountOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+    post_count = serializers.IntegerField(min_value=1)
+
+
+class CommentTotalsOutputSerializer(serializers.Serializer):
+    total = serializers.IntegerField(min_value=0)
+    per_post_avg = serializers.FloatField(min_value=0)
+
+
+class PostStatsOutputSerializer(serializers.Serializer):
+    """Describes content.selectors.stats.PostStats for the OpenAPI document."""
+
+    posts_per_day = DayCountOutputSerializer(many=True)
+    top_authors = AuthorCountOutputSerializer(many=True)
+    comments = CommentTotalsOutputSerializer()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -18,6 +18,7 @@ from accounts.permissions import IsAdmin
 from accounts.serializers import (
     AdminUserUpdateInputSerializer,
     ProfileUpdateInputSerializer,
+    PublicUserOutputSerializer,
     UserOutputSerializer,
 )
 from config.api.openapi import error_responses
@@ -79,9 +80,17 @@ class UserDetailView(APIView):
         tags=[TAG],
         summary="A user's profile",
         description=(
-            "Public fields to anyone; `email`, `role` and the rest only to the user and admins."
+            "Public fields (`PublicUserOutput`) to anyone; the whole profile (`UserOutput`, "
+            "with `email`, `role` and the rest) to the user themself and to admins."
         ),
-        responses={200: UserOutputSerializer, **error_responses(404)},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="UserProfile",
+                serializers=[UserOutputSerializer, PublicUserOutputSerializer],
+                resource_type_field_name=None,
+            ),
+            **error_responses(404),
+        },
     )
     def get(self, request: Request, user_id: str) -> Response:
         viewer = request.user

@@ -18,6 +18,7 @@ A view opts in with `filter_backends = [..., StrictOrderingFilter]` and declares
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -251,6 +252,14 @@ class StrictOrderingFilter(BaseFilterBackend):
                 "required": False,
                 "in": "query",
                 "description": description,
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "pattern": ordering_pattern(allowed)},
             }
         ]
+
+
+def ordering_pattern(allowed: Sequence[str]) -> str:
+    """`?ordering=` as an ECMA-262 pattern: allowed names, each maybe after `-`, comma-separated
+    (spaces around an entry are ignored). Repeating a field is refused too; no pattern says so."""
+    name = f"-?(?:{'|'.join(re.escape(name) for name in allowed)})" if allowed else "(?!)"
+    entry = rf"\s*{name}\s*"
+    return f"^{entry}(?:,{entry})*$"

@@ -277,6 +277,8 @@ REST_FRAMEWORK = {
         "config.api.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "config.api.openapi.AutoSchema",
+    # An `Accept` no renderer matches gets JSON (or the download) rather than a 406.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.api.negotiation.FallbackContentNegotiation",
     # Offset pages, or cursor pages with ?cursor= (config/pagination.py).
     "DEFAULT_PAGINATION_CLASS": "config.api.pagination.ApiPagination",
     "PAGE_SIZE": 20,
@@ -322,13 +324,20 @@ TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 SPECTACULAR_SETTINGS = {
     "TITLE": "Agora API",
     "DESCRIPTION": (
-        "REST API of Agora, a community content platform. Errors always use the envelope "
+        "REST API of Agora, a community content platform. Request bodies are JSON "
+        "(`application/json`); `auth/token` also takes the OAuth2 form encoding. Text fields "
+        "refuse control and invisible format characters (Unicode categories Cc, Cf, Cs, Co, "
+        "and unassigned code points); their `pattern` lists those of the Basic Multilingual "
+        "Plane. Errors always use the envelope "
         '`{"error": {"code", "message", "details", "request_id"}}`.'
     ),
     "VERSION": AGORA_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # The contract is JSON: DRF's form parsers stay on (the OAuth2 token form needs them) but
+    # only JSON bodies are documented; `auth/token` names its form encoding itself.
+    "PARSER_WHITELIST": ["config.api.parsers.JSONParser"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
@@ -343,6 +352,7 @@ SPECTACULAR_SETTINGS = {
         "config.api.openapi.document_paths_without_trailing_slash",
         "config.api.openapi.document_rate_limits",
         "config.api.openapi.document_idempotency",
+        "config.api.openapi.document_request_failures",
     ],
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponseBase
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -34,19 +35,37 @@ from content.serializers import (
     CommentCreateInputSerializer,
     CommentOutputSerializer,
     ExportQuerySerializer,
+    PostBulkCreateInputSerializer,
     PostBulkDeleteInputSerializer,
     PostBulkDeleteOutputSerializer,
     PostBulkInputSerializer,
     PostBulkOutputSerializer,
+    PostBulkUpdateInputSerializer,
     PostBulkUpdateItemSerializer,
     PostInputSerializer,
     PostOutputSerializer,
+    PostStatsOutputSerializer,
     StatsQuerySerializer,
 )
 from content.services.bulk import bulk_size_check
 from content.views.common import found, is_unfiltered
 
 TAG = "posts"
+# `posts/{id}/comments` filters with CommentFilterSet itself, so drf-spectacular sees none.
+COMMENT_FILTER_PARAMETERS = [
+    OpenApiParameter("post", OpenApiTypes.UUID, description="Only comments on this post."),
+    OpenApiParameter("author", OpenApiTypes.UUID, description="Only comments by this user."),
+    OpenApiParameter("parent", OpenApiTypes.UUID, description="Only replies to this comment."),
+    OpenApiParameter("top_level", bool, description="`true`: only comments that are no reply."),
+    *(
+        OpenApiParameter(
+            name,
+            {"type": "string", "anyOf": [{"format": "date"}, {"format": "date-time"}]},
+            description=f"Created {when} this date (UTC) or date-time, inclusive.",
+        )
+        for name, when in (("created_after", "on or after"), ("created_before", "on or before"))
+    ),
+]
 POST_EXAMPLE = {
     "title": "Grüße aus Köln — O'Brien's notes",
     "body": "First post 🚀",
@@ -196,7 +215,7 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
             "At most 500 items. Any bad item → 400 with "
             '`details: {"items": {"<index>": {field: [messages]}}}` and nothing written.'
         ),
-        request=PostBulkInputSerializer,
+        request=PostBulkCreateInputSerializer,
         responses={201: PostBulkOutputSerializer, **error_responses(400, 401, 403, 413, 415)},
         examples=[OpenApiExample("Two posts", request_only=True, value={"items": [POST_EXAMPLE]})],
         methods=["POST"],
@@ -208,7 +227,7 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
             "Items are `{id, …fields}`. A post the caller may not see or change is a bad item "
             '(`{"id": ["Not found."]}`).'
         ),
-        request=PostBulkInputSerializer,
+        request=PostBulkUpdateInputSerializer,
         responses={200: PostBulkOutputSerializer, **error_responses(400, 401, 403, 413, 415)},
         methods=["PATCH"],
     )
@@ -254,12 +273,12 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
         parameters=[ExportQuerySerializer],
         responses={
             (200, "text/csv"): bytes,
-            (200, "application/json"): bytes,
+            (200, "application/json"): PostOutputSerializer(many=True),
             (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): bytes,
             **error_responses(400),
         },
     )
-    @action(detail=False, methods=["get"], url_path="export")
+    @action(detail=False, methods=["get"], url_path="export", pagination_class=None)
     def export(self, request: Request) -> HttpResponseBase:
         query = ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -270,7 +289,7 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
         tags=[TAG],
         summary="Statistics over published posts",
         parameters=[StatsQuerySerializer],
-        responses={200: dict, **error_responses(400, 401)},
+        responses={200: PostStatsOutputSerializer, **error_responses(400, 401)},
     )
     @action(detail=False, methods=["get"], permission_classes=[IsAuthenticated], filter_backends=[])
     def stats(self, request: Request) -> Response:
@@ -281,7 +300,7 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
     @extend_schema(
         tags=[TAG],
         summary="Comments of a post",
-        parameters=[OpenApiParameter("parent", str, description="Only replies to this comment.")],
+        parameters=COMMENT_FILTER_PARAMETERS,
         responses={200: CommentOutputSerializer(many=True), **error_responses(400, 404)},
         methods=["GET"],
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.django_db
@@ -57,3 +59,22 @@ def test_the_list_documents_its_filters_and_pages(schema) -> None:
     names = {parameter["name"] for parameter in operation["parameters"]}
     assert LIST_FILTERS | {"limit", "offset"} <= names
     assert "400" in operation["responses"]
+
+
+def test_triage_bodies_are_closed_and_never_empty(schema) -> None:
+    body = schema["components"]["schemas"]["PatchedAuditRecordUpdateInputRequest"]
+
+    assert body["additionalProperties"] is False
+    assert body["minProperties"] == 1
+
+
+def test_reported_events_state_their_text_and_size_limits(schema) -> None:
+    event = schema["components"]["schemas"]["AuditEventInputRequest"]["properties"]
+
+    assert event["changes"]["maxProperties"] == 200
+    assert re.fullmatch(event["target_id"]["pattern"], "INV-2026-0042\twith a tab")
+    assert not re.fullmatch(event["target_id"]["pattern"], "nul\x00")
+
+
+def test_a_triage_patch_needs_its_body(schema) -> None:
+    assert schema["paths"]["/api/v1/audits/{record_id}"]["patch"]["requestBody"]["required"]

@@ -83,3 +83,75 @@ def test_every_api_operation_documents_the_429(api_client: APIClient) -> None:
 
     assert len(operations) > 15
     assert all("429" in operation["responses"] for operation in operations)
+
+
+def _operations(schema: dict) -> list[tuple[str, str, dict]]:
+    return [
+        (path, method, operation)
+        for path, operations in schema["paths"].items()
+        if path.startswith("/api/")
+        for method, operation in operations.items()
+    ]
+
+
+def test_every_operation_reading_a_body_documents_its_refusals(api_client: APIClient) -> None:
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    with_body = [(p, m, o) for p, m, o in _operations(schema) if "requestBody" in o]
+
+    assert len(with_body) > 20
+    for path, method, operation in with_body:
+        assert {"400", "413", "415"} <= set(operation["responses"]), (method, path)
+
+
+def test_every_operation_reading_credentials_documents_the_401(api_client: APIClient) -> None:
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    authenticated = [(p, m, o) for p, m, o in _operations(schema) if any(o.get("security", [{}]))]
+
+    assert ("/api/v1/posts", "get") in {(p, m) for p, m, _ in authenticated}
+    for path, method, operation in authenticated:
+        assert "401" in operation["responses"], (method, path)
+
+
+def test_cookie_authenticated_writes_document_the_csrf_403(api_client: APIClient) -> None:
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    responses = schema["paths"]["/api/v1/auth/logout-all"]["post"]["responses"]
+
+    assert "X-CSRFToken" in responses["403"]["description"]
+
+
+def test_the_idempotency_key_is_documented_with_its_real_constraints(
+    api_client: APIClient,
+) -> None:
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    operation = schema["paths"]["/api/v1/posts/{id}/restore"]["post"]
+
+    (key,) = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+
+    assert key["schema"] == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": "^[ -~]+$",
+    }
+    assert "Idempotency-Key" in operation["responses"]["400"]["description"]
+
+
+def test_only_json_bodies_are_documented_but_the_oauth2_token_form(
+    api_client: APIClient,
+) -> None:
+    schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    media_types = {
+        (path, method): set(operation["requestBody"]["content"])
+        for path, method, operation in _operations(schema)
+        if "requestBody" in operation
+    }
+
+    assert media_types.pop(("/api/v1/auth/token", "post")) == {
+        "application/json",
+        "application/x-www-form-urlencoded",
+    }
+    assert set().union(*media_types.values()) == {"application/json"}

@@ -264,3 +264,23 @@ def test_a_csrf_refusal_under_the_api_is_the_envelope() -> None:
     error = json.loads(response.content)["error"]
     assert error["code"] == "permission_denied"
     assert "CSRF" in error["message"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "text/csv"])
+def test_an_accept_header_no_renderer_matches_gets_json_not_an_undocumented_406(
+    user_client: APIClient, accept: str
+) -> None:
+    response = user_client.get("/api/v1/users/me", HTTP_ACCEPT=accept)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.django_db
+def test_an_error_under_an_unmatched_accept_is_still_the_json_envelope(
+    api_client: APIClient,
+) -> None:
+    response = api_client.get("/api/v1/posts", {"limit": "0"}, HTTP_ACCEPT="text/html")
+
+    assert_envelope(response, 400, "validation_error")

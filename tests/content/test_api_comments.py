@@ -181,3 +181,24 @@ def test_comment_list_query_count_does_not_grow_with_page_size(
             response = api_client.get(post_comments_url(post), {"limit": limit})
         assert len(response.json()["results"]) == limit
         assert response.json()["count"] == 12
+
+
+@pytest.mark.parametrize("value", ["AAA", "null", "yes"])
+def test_a_malformed_top_level_filter_is_a_400_not_ignored(
+    api_client: APIClient, value: str
+) -> None:
+    response = api_client.get(URL, {"top_level": value})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"] == {"top_level": ["Must be `true` or `false`."]}
+
+
+def test_top_level_filter_keeps_or_drops_the_replies(api_client: APIClient) -> None:
+    root = CommentFactory()
+    reply = CommentFactory(parent=root)
+
+    top = api_client.get(URL, {"top_level": "true"}).json()["results"]
+    replies = api_client.get(URL, {"top_level": "false"}).json()["results"]
+
+    assert [c["id"] for c in top] == [str(root.pk)]
+    assert [c["id"] for c in replies] == [str(reply.pk)]

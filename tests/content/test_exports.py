@@ -460,3 +460,22 @@ class _Sink(io.RawIOBase):
 
     def write(self, data: Any) -> int:
         return len(data)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("file_format", EXPORT_FORMATS)
+def test_a_download_asked_for_by_its_own_media_type_is_served(file_format: str) -> None:
+    """`Accept: text/csv` (the type the OpenAPI document names) was a 406: no renderer is
+    called `text/csv`, the view streams the file itself."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=member_with_posts(1))
+    media_type = CONTENT_TYPES[file_format].split(";")[0]
+
+    response = client.get(
+        "/api/v1/posts/export", {"file_format": file_format}, HTTP_ACCEPT=media_type
+    )
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == CONTENT_TYPES[file_format]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
+
+from tests.content.factories import CommentFactory, PostFactory
+from tests.openapi import assert_matches
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +73,70 @@ def test_post_status_has_one_named_enum(schema) -> None:
         "published",
         "archived",
     ]
+
+
+def test_the_json_export_is_documented_as_a_list_of_posts(author_client) -> None:
+    PostFactory(tags=["köln"])
+
+    response = author_client.get("/api/v1/posts/export", {"file_format": "json"})
+
+    body = json.loads(b"".join(response.streaming_content))
+    assert body
+    assert_matches(body, "/api/v1/posts/export", "get", 200)
+
+
+def test_stats_answer_the_documented_shape(author_client) -> None:
+    CommentFactory(post=PostFactory())
+
+    response = author_client.get("/api/v1/posts/stats", {"days": 3})
+
+    assert_matches(response.json(), "/api/v1/posts/stats", "get", 200)
+
+
+def test_the_comments_of_a_post_document_the_comment_filters(schema) -> None:
+    operation = schema["paths"]["/api/v1/posts/{id}/comments"]["get"]
+
+    names = {parameter["name"] for parameter in operation["parameters"]}
+    assert {"post", "author", "parent", "top_level", "created_after", "created_before"} <= names
+
+
+def test_list_filters_state_their_real_constraints(schema) -> None:
+    parameters = {
+        p["name"]: p["schema"] for p in schema["paths"]["/api/v1/posts"]["get"]["parameters"]
+    }
+
+    assert parameters["search"]["maxLength"] == 200
+    assert parameters["min_comments"] == {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+    assert parameters["commented_by"] == {"type": "string", "format": "uuid"}
+    assert parameters["created_after"]["anyOf"] == [{"format": "date"}, {"format": "date-time"}]
+    assert "nullable" not in parameters["published_before"]
+    assert re.fullmatch(parameters["ordering"]["pattern"], "-created_at, title")
+    assert not re.fullmatch(parameters["ordering"]["pattern"], "created_at,")
+    assert not re.fullmatch(parameters["ordering"]["pattern"], "author")
+
+
+@pytest.mark.parametrize(
+    ("method", "component"),
+    [("post", "PostBulkCreateInputRequest"), ("patch", "PatchedPostBulkUpdateInputRequest")],
+)
+def test_bulk_bodies_document_their_items(schema, method, component) -> None:
+    body = schema["paths"]["/api/v1/posts/bulk"][method]["requestBody"]["content"]
+    items = schema["components"]["schemas"][component]["properties"]["items"]
+
+    assert body["application/json"]["schema"]["$ref"].endswith(f"/{component}")
+    assert (items["minItems"], items["maxItems"]) == (1, 500)
+    assert schema["components"]["schemas"][component]["required"] == ["items"]
+
+
+def test_a_bulk_update_item_needs_only_its_id(schema) -> None:
+    assert schema["components"]["schemas"]["PostBulkUpdateItemRequest"]["required"] == ["id"]
+
+
+@pytest.mark.parametrize(
+    ("path", "required"),
+    [("/api/v1/comments/{id}", True), ("/api/v1/posts/bulk", True), ("/api/v1/posts/{id}", False)],
+)
+def test_a_patch_body_is_required_only_where_the_server_needs_one(schema, path, required) -> None:
+    body = schema["paths"][path]["patch"]["requestBody"]
+
+    assert body.get("required", False) is required
