@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from celery import shared_task
 from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
@@ -59,10 +60,16 @@ def user_client(user: Any) -> APIClient:
     return client
 
 
+@shared_task(name="tests.wake_worker", ignore_result=True)
+def wake_worker_task() -> None:
+    """Does nothing: its message wakes a test worker's loop, so it sees it must stop."""
+
+
 @pytest.fixture
 def celery_worker(transactional_db: None) -> Iterator[Any]:
     """A real Celery worker thread on the configured broker (memory, or Redis in CI)."""
     from celery.contrib.testing.worker import start_worker
+    from celery.worker import state
 
     from config.celery import app
 
@@ -72,6 +79,12 @@ def celery_worker(transactional_db: None) -> Iterator[Any]:
         app, pool="threads", concurrency=2, perform_ping_check=False, shutdown_timeout=15
     ) as worker:
         yield worker
+        # Celery's blocking loop notices a stop between two polls of the broker, and polls once
+        # more before it stops (2 s each): two messages end both polls at once, which saves
+        # 4 s per test that uses a worker.
+        state.should_terminate = 0
+        for _ in range(2):
+            wake_worker_task.apply_async()
 
 
 @pytest.fixture
