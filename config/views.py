@@ -169,7 +169,6 @@ class HealthReadyView(ProbeView):
         )
 
 
-@csrf_exempt
 def _unavailable(body: dict[str, Any], message: str, details: dict[str, Any]) -> Response:
     """A 503 that is both the probe's body and the contract's error envelope."""
     response = Response({**body, **error_body("service_unavailable", message, details)}, status=503)
