@@ -77,6 +77,9 @@ def live_server_env(**overrides: str) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         # As `make run`: jobs run in-process without Redis, in worker processes with it.
         "EMBEDDED_WORKER": "false" if redis_url else "true",
+        # One server process unless a test asks for more: each one loads Django (seconds on
+        # two busy cores), and a test talks to one of them anyway.
+        "WEB_CONCURRENCY": "1",
         **overrides,
     }
     return {key: value for key, value in env.items() if value != ""}
