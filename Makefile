@@ -46,7 +46,7 @@ bench: venv
 # fails on any 5xx, undocumented status or answer that breaks the OpenAPI document. CI passes
 # CONTRACT_ARGS="--postgres postgres://postgres@127.0.0.1:5432/agora_contract" to run it on PostgreSQL.
 contract: venv
-	@$(PY) tests/contract/run_schemathesis.py $(CONTRACT_ARGS)
+	@$(PY) -m tests.contract.run_schemathesis $(CONTRACT_ARGS)
 
 ci:
 	@bash .ci/run

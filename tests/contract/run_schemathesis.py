@@ -1,7 +1,7 @@
 """Schemathesis against the real server: the OpenAPI document must describe what it does.
 
-    .venv/bin/python tests/contract/run_schemathesis.py                 # embedded (SQLite)
-    .venv/bin/python tests/contract/run_schemathesis.py \\
+    python -m tests.contract.run_schemathesis                 # embedded (SQLite)
+    python -m tests.contract.run_schemathesis \\
         --postgres postgres://postgres@127.0.0.1:5432/agora_contract     # CI: PostgreSQL
 
 Starts `manage.py serve` on 127.0.0.1 on a free port against a throwaway database (a SQLite
@@ -56,7 +56,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -67,6 +66,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from config.management.commands.serve import wait_until_answering
+from tests.live import free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 CONFIG_FILE = Path(__file__).resolve().with_name("schemathesis.toml")
@@ -210,12 +212,6 @@ def main() -> int:
     return 1 if code else 0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def throwaway_database(postgres_url: str | None, workdir: Path) -> Iterator[str]:
     if not postgres_url:
@@ -295,7 +291,12 @@ def live_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
         try:
-            if not wait_until_answering(f"{base_url}/health", process):
+            answering = wait_until_answering(
+                f"{base_url}/health",
+                timeout=START_TIMEOUT_SECONDS,
+                give_up=lambda: process.poll() is not None,
+            )
+            if not answering:
                 print_server_log(log_path)
                 raise SystemExit("the server did not start")
             yield base_url
@@ -306,19 +307,6 @@ def live_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def wait_until_answering(url: str, process: subprocess.Popen[bytes]) -> bool:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.2)
-    return False
 
 
 def login(base_url: str, username: str, password: str) -> str:
