@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from tests.perf.run import BASE_DIR, free_port, manage, server_env
+from tests.perf.run import BASE_DIR, free_port, manage, python_output, server_env
 
 CLIENT_TIMEOUT_SECONDS = 30
 PROBE_INTERVAL_SECONDS = 0.5
@@ -184,15 +184,7 @@ def main() -> None:
 
     env = server_env()
     manage(env, "migrate", "--noinput", "-v", "0")
-    token = subprocess.run(
-        [sys.executable, "-c", MAKE_TOKEN],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout.split()[-1]
+    token = python_output(env, MAKE_TOKEN, timeout=60)[-1]
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],

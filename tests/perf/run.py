@@ -210,6 +210,20 @@ def manage(env: dict[str, str], *args: str) -> None:
     )
 
 
+def python_output(env: dict[str, str], script: str, *, timeout: float = 120) -> list[str]:
+    """The lines a Python snippet prints, run with the server's environment and settings."""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=timeout,
+    )
+    return result.stdout.strip().splitlines()
+
+
 def seed(env: dict[str, str]) -> None:
     """Load the bench data set unless the database has it (seed_bench leaves it alone then)."""
     scale = () if env["DATABASE_URL"].startswith("postgres") else SQLITE_SCALE
@@ -234,16 +248,7 @@ def bench_fixtures(env: dict[str, str]) -> dict[str, object]:
         "'user_ids': sorted({str(p.author_id) for p in published.order_by('-created_at')"
         f"[:{POST_IDS}].only('author_id')}})}}))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(python_output(env, script)[-1])
 
 
 def http_json(
@@ -415,16 +420,7 @@ def bench_credentials(env: dict[str, str]) -> tuple[str, str]:
         "print(f'{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}')\n"
         "print(login_session_start(user=user).access_token)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    cookie, access_token = result.stdout.strip().splitlines()[-2:]
+    cookie, access_token = python_output(env, script, timeout=60)[-2:]
     return cookie, access_token
 
 
