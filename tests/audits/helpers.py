@@ -104,3 +104,24 @@ def database_url() -> str:
             f"{database['PORT']}/{database['NAME']}"
         )
     return f"sqlite:///{database['NAME']}"
+
+
+# What the account event tests send, and what their records must show of it.
+ACCOUNT_EVENT_ORIGIN = {
+    "HTTP_X_REQUEST_ID": "req-audit-1",
+    "HTTP_USER_AGENT": "Agora-Test/1.0 (Zoë)",
+}
+
+
+def assert_account_event_origin(found: AuditRecord, *, actor: User | None, target: str) -> None:
+    """A record of an account event: its actor, its target user, and the request's origin."""
+    assert (found.actor_id, found.target_type, found.target_id) == (
+        actor.pk if actor else None,
+        "user",
+        target,
+    )
+    assert (found.request_id, found.ip, found.user_agent) == (
+        "req-audit-1",
+        "127.0.0.1",
+        "Agora-Test/1.0 (Zoë)",
+    )

@@ -3,43 +3,31 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from typing import Any
 
 import pytest
 from celery import shared_task
-from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import transaction
 from rest_framework.test import APIClient
 
-from accounts.models import ApiKey, LoginFailureCounter, Role, User
+from accounts.models import ApiKey, Role, User
 from accounts.tokens import email_verification_token_make, password_reset_token_make
-from audits.chain import chain_verify
 from audits.models import AuditRecord
 from config.core.context import request_id_var
 from config.core.task_queue import enqueue_on_commit
 from tests.accounts.helpers import authed, login
-from tests.audits.helpers import only_record, records_of
+from tests.audits.helpers import (
+    ACCOUNT_EVENT_ORIGIN,
+    assert_account_event_origin,
+    only_record,
+    records_of,
+)
 from tests.factories import PASSWORD, AdminFactory, GuestFactory, UserFactory, token_pair
 
 pytestmark = pytest.mark.django_db
 
-ORIGIN = {"HTTP_X_REQUEST_ID": "req-audit-1", "HTTP_USER_AGENT": "Agora-Test/1.0 (Zoë)"}
 NEW_PASSWORD = "ein ganz neues Passwort"
-
-
-def _assert_origin(found: AuditRecord, *, actor: User | None, target: str) -> None:
-    assert (found.actor_id, found.target_type, found.target_id) == (
-        actor.pk if actor else None,
-        "user",
-        target,
-    )
-    assert (found.request_id, found.ip, found.user_agent) == (
-        "req-audit-1",
-        "127.0.0.1",
-        "Agora-Test/1.0 (Zoë)",
-    )
 
 
 def _bearer(user: User) -> APIClient:
@@ -51,12 +39,12 @@ def test_registration_records_the_new_user(api_client) -> None:
         "/api/v1/auth/register",
         {"email": "lei@example.org", "username": "李雷", "password": PASSWORD},
         format="json",
-        **ORIGIN,
+        **ACCOUNT_EVENT_ORIGIN,
     )
 
     user = User.objects.get(username="李雷")
     found = only_record("user.registered")
-    _assert_origin(found, actor=user, target=str(user.pk))
+    assert_account_event_origin(found, actor=user, target=str(user.pk))
     assert found.changes["email"] == [None, "lei@example.org"]
     assert found.changes["role"] == [None, "guest"]
 
@@ -68,12 +56,12 @@ def test_a_sign_up_with_a_known_email_is_recorded_against_the_owner(api_client) 
         "/api/v1/auth/register",
         {"email": owner.email, "username": "someone-new", "password": PASSWORD},
         format="json",
-        **ORIGIN,
+        **ACCOUNT_EVENT_ORIGIN,
     )
 
     assert not records_of("user.registered")
     found = only_record("user.duplicate_registration")
-    _assert_origin(found, actor=None, target=str(owner.pk))
+    assert_account_event_origin(found, actor=None, target=str(owner.pk))
     assert found.changes == {"username": [None, "someone-new"]}
 
 
@@ -84,193 +72,35 @@ def test_email_verification_is_recorded(api_client) -> None:
         "/api/v1/auth/verify-email",
         {"token": email_verification_token_make(guest)},
         format="json",
-        **ORIGIN,
+        **ACCOUNT_EVENT_ORIGIN,
     )
 
     found = only_record("user.email_verified")
-    _assert_origin(found, actor=guest, target=str(guest.pk))
+    assert_account_event_origin(found, actor=guest, target=str(guest.pk))
     assert found.changes == {"email_verified": [False, True], "role": ["guest", "user"]}
-
-
-def test_a_login_is_recorded(api_client) -> None:
-    user = UserFactory()
-
-    login(api_client, user.username, **ORIGIN)
-
-    _assert_origin(only_record("user.login_succeeded"), actor=user, target=str(user.pk))
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_failed_login_is_recorded_and_survives_the_401() -> None:
-    user = UserFactory()
-
-    response = login(APIClient(), user.username, "wrong password", **ORIGIN)
-
-    assert response.status_code == 401
-    _assert_origin(only_record("user.login_failed"), actor=None, target=str(user.pk))
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_failed_login_for_an_unknown_name_records_the_name_tried() -> None:
-    response = login(APIClient(), "ghost-müller", "wrong password", **ORIGIN)
-
-    assert response.status_code == 401
-    _assert_origin(only_record("user.login_failed"), actor=None, target="ghost-müller")
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_lockout_is_recorded_once_and_survives_the_429() -> None:
-    user = UserFactory()
-    client = APIClient()
-    statuses = [login(client, user.username, "wrong").status_code for _ in range(5)]
-
-    locked = login(client, user.username, "wrong", **ORIGIN)
-    refused_again = login(client, user.username, **ORIGIN)
-
-    assert statuses == [401] * 5
-    assert (locked.status_code, refused_again.status_code) == (429, 429)
-    found = only_record("user.locked_out")
-    _assert_origin(found, actor=None, target=str(user.pk))
-    assert found.changes["scope"] == [None, "account"]
-    assert len(records_of("user.login_failed")) == 5
-    assert chain_verify().intact
-
-
-@pytest.mark.django_db(transaction=True)
-def test_failures_and_lockouts_of_a_parallel_burst_are_all_recorded() -> None:
-    user = UserFactory()
-    barrier = threading.Barrier(12)
-    statuses: list[int] = []
-
-    def guess() -> None:
-        barrier.wait(timeout=10)
-        try:
-            statuses.append(login(APIClient(), user.username, "wrong").status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=guess) for _ in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert sorted(statuses) == [401] * 5 + [429] * 7
-    assert len(records_of("user.login_failed")) == 5
-    assert len(records_of("user.locked_out")) == 1
-    assert chain_verify().intact
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_parallel_mix_of_right_and_wrong_passwords_records_each_outcome_once(settings) -> None:
-    settings.PASSWORD_HASHERS = ["tests.accounts.helpers.TimedHasher"]
-    user = UserFactory()
-    barrier = threading.Barrier(16)
-    statuses: list[int] = []
-
-    def attempt(password: str) -> None:
-        barrier.wait(timeout=10)
-        try:
-            statuses.append(login(APIClient(), user.username, password).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=attempt, args=(p,)) for p in [PASSWORD, "wrong"] * 8]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-
-    assert len(statuses) == 16
-    assert len(records_of("user.login_succeeded")) == statuses.count(200)
-    assert len(records_of("user.login_failed")) == statuses.count(401)
-    assert len(records_of("user.locked_out")) == int(429 in statuses)
-    assert chain_verify().intact
-
-
-def test_the_address_limit_writes_no_audit_record(settings) -> None:
-    settings.LOGIN_IP_FAILURE_LIMIT = 2
-    user = UserFactory()
-    client = APIClient()
-    for _ in range(2):
-        login(client, "ghost", "wrong")
-
-    statuses = [login(client, user.username, "wrong").status_code for _ in range(5)]
-
-    assert statuses == [429] * 5
-    assert records_of("user.locked_out") == []
-    assert len(records_of("user.login_failed")) == 2
-
-
-def test_an_unlock_by_an_admin_in_the_admin_site_is_recorded(client) -> None:
-    user = UserFactory()
-    for _ in range(6):
-        login(APIClient(), user.username, "wrong")
-    admin = AdminFactory()
-    client.force_login(admin)
-
-    client.post(
-        "/admin/accounts/user/",
-        {"action": "unlock", "_selected_action": [user.pk]},
-        **ORIGIN,
-    )
-
-    found = only_record("user.unlocked")
-    _assert_origin(found, actor=admin, target=str(user.pk))
-    assert found.changes["failures"] == [5, 0]
-
-
-def test_unlock_user_from_the_shell_is_recorded_without_an_actor() -> None:
-    user = UserFactory()
-    for _ in range(6):
-        login(APIClient(), user.username, "wrong")
-
-    call_command("unlock_user", user.username, stdout=None)
-
-    found = only_record("user.unlocked")
-    assert (found.actor_id, found.target_id, found.request_id, found.ip) == (
-        None,
-        str(user.pk),
-        "",
-        None,
-    )
-
-
-def test_clearing_counters_on_the_lockouts_page_records_each(client) -> None:
-    for _ in range(3):
-        login(APIClient(), "ghost", "wrong")
-    admin = AdminFactory()
-    client.force_login(admin)
-    counters = list(LoginFailureCounter.objects.values_list("pk", flat=True))
-
-    client.post(
-        "/admin/accounts/loginfailurecounter/",
-        {"action": "unlock", "_selected_action": counters},
-    )
-
-    found = records_of("user.unlocked")
-    assert sorted(r.target_id for r in found) == ["", "ghost"]
-    assert sorted(r.changes["counter"][0] for r in found) == ["account:name:ghost", "ip:127.0.0.1"]
-    assert {r.actor_id for r in found} == {admin.pk}
 
 
 def test_a_role_change_is_recorded_with_the_admin_as_actor() -> None:
     admin, user = AdminFactory(), UserFactory()
 
-    _bearer(admin).patch(f"/api/v1/users/{user.pk}", {"role": "admin"}, format="json", **ORIGIN)
+    _bearer(admin).patch(
+        f"/api/v1/users/{user.pk}", {"role": "admin"}, format="json", **ACCOUNT_EVENT_ORIGIN
+    )
 
     found = only_record("user.role_changed")
-    _assert_origin(found, actor=admin, target=str(user.pk))
+    assert_account_event_origin(found, actor=admin, target=str(user.pk))
     assert found.changes == {"role": ["user", "admin"], "is_staff": [False, True]}
 
 
 def test_a_deactivation_is_recorded() -> None:
     admin, user = AdminFactory(), UserFactory()
 
-    _bearer(admin).patch(f"/api/v1/users/{user.pk}", {"is_active": False}, format="json", **ORIGIN)
+    _bearer(admin).patch(
+        f"/api/v1/users/{user.pk}", {"is_active": False}, format="json", **ACCOUNT_EVENT_ORIGIN
+    )
 
     found = only_record("user.deactivated")
-    _assert_origin(found, actor=admin, target=str(user.pk))
+    assert_account_event_origin(found, actor=admin, target=str(user.pk))
     assert found.changes == {"is_active": [True, False]}
 
 
@@ -294,10 +124,12 @@ def test_a_refused_role_change_records_nothing() -> None:
 def test_a_profile_edit_is_recorded() -> None:
     user = UserFactory(display_name="before")
 
-    _bearer(user).patch("/api/v1/users/me", {"display_name": "Seán"}, format="json", **ORIGIN)
+    _bearer(user).patch(
+        "/api/v1/users/me", {"display_name": "Seán"}, format="json", **ACCOUNT_EVENT_ORIGIN
+    )
 
     found = only_record("user.updated")
-    _assert_origin(found, actor=user, target=str(user.pk))
+    assert_account_event_origin(found, actor=user, target=str(user.pk))
     assert found.changes == {"display_name": ["before", "Seán"]}
 
 
@@ -308,12 +140,12 @@ def test_a_password_change_is_recorded_without_the_password() -> None:
         "/api/v1/auth/password-change",
         {"old_password": PASSWORD, "new_password": NEW_PASSWORD},
         format="json",
-        **ORIGIN,
+        **ACCOUNT_EVENT_ORIGIN,
     )
 
     assert response.status_code == 200
     found = only_record("user.password_changed")
-    _assert_origin(found, actor=user, target=str(user.pk))
+    assert_account_event_origin(found, actor=user, target=str(user.pk))
     assert found.changes == {}
 
 
@@ -324,11 +156,11 @@ def test_a_password_reset_is_recorded(api_client) -> None:
         "/api/v1/auth/password-reset/confirm",
         {"token": password_reset_token_make(user), "new_password": NEW_PASSWORD},
         format="json",
-        **ORIGIN,
+        **ACCOUNT_EVENT_ORIGIN,
     )
 
     found = only_record("user.password_reset")
-    _assert_origin(found, actor=user, target=str(user.pk))
+    assert_account_event_origin(found, actor=user, target=str(user.pk))
     assert found.changes == {}
 
 
@@ -356,7 +188,7 @@ def test_a_reused_refresh_token_is_recorded_and_survives_the_401() -> None:
         "/api/v1/auth/token/refresh",
         {"refresh_token": pair.refresh_token},
         format="json",
-        **ORIGIN,
+        **ACCOUNT_EVENT_ORIGIN,
     )
 
     assert reused.status_code == 401
@@ -376,7 +208,7 @@ def test_api_key_creation_and_revocation_are_recorded() -> None:
     client = _bearer(user)
 
     created = client.post("/api/v1/auth/api-keys", {"name": "Nightly export"}, format="json")
-    client.delete(f"/api/v1/auth/api-keys/{created.json()['id']}", **ORIGIN)
+    client.delete(f"/api/v1/auth/api-keys/{created.json()['id']}", **ACCOUNT_EVENT_ORIGIN)
 
     key = ApiKey.objects.get()
     made, revoked = only_record("api_key.created"), only_record("api_key.revoked")
@@ -478,10 +310,10 @@ def test_other_fields_saved_in_the_admin_site_are_recorded_as_user_updated(clien
     client.force_login(admin)
     data = {**_user_form(client, user), "display_name": "Ελένη", "is_staff": "on"}
 
-    client.post(f"/admin/accounts/user/{user.pk}/change/", data, **ORIGIN)
+    client.post(f"/admin/accounts/user/{user.pk}/change/", data, **ACCOUNT_EVENT_ORIGIN)
 
     found = only_record("user.updated")
-    _assert_origin(found, actor=admin, target=str(user.pk))
+    assert_account_event_origin(found, actor=admin, target=str(user.pk))
     assert found.changes == {"display_name": ["before", "Ελένη"], "is_staff": [False, True]}
     assert not records_of("user.role_changed")
 
