@@ -3,10 +3,10 @@ from channels.routing import URLRouter
 from django.urls import re_path
 
 from realtime.auth import CredentialsMiddleware
-from realtime.consumers import AgoraConsumer
+from realtime.consumers import RealtimeConsumer
 
 websocket_urlpatterns = [
-    re_path(r"^ws/v1/?$", AgoraConsumer.as_asgi()),
+    re_path(r"^ws/v1/?$", RealtimeConsumer.as_asgi()),
 ]
 
 # The session middleware runs first; a ticket or token, when presented, takes precedence.

@@ -132,7 +132,7 @@ elif _database["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis: cache, channel layer, broker ----------------------------------------------------
+# --- Redis: cache, realtime fan-out, broker ----------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 
 if REDIS_URL:
@@ -144,31 +144,27 @@ if REDIS_URL:
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        # redis-py 8 reads with a 5 s socket timeout by default, the same as the
-                        # layer's blocking BZPOPMIN: every idle consumer would crash with
-                        # TimeoutError (django/channels_redis#422). Keep a bound, but above it.
-                        "socket_timeout": 15,
-                        "socket_connect_timeout": 2,
-                        # redis-py's async pool holds 100 connections by default: the 101st
-                        # WebSocket connecting to one process would fail its handshake.
-                        "max_connections": 1000,
-                    }
-                ],
-                "prefix": "agora:ws",
-                "capacity": 1000,
-            },
-        }
-    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.ThreadSafeInMemoryChannelLayer"}}
+
+# --- Realtime (/ws/v1/; docs/websocket.md) --------------------------------------------------
+# Rooms, presence, history and fan-out live in Redis with REDIS_URL, in this process without.
+WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", default=20)
+# Frames a connection may send: a sustained rate and a burst (token bucket), then `rate_limited`
+# errors, then close 4429 when it goes on for another burst.
+WS_RATE_PER_SECOND = env.float("WS_RATE_PER_SECOND", default=20.0)
+WS_RATE_BURST = env.int("WS_RATE_BURST", default=50)
+# Frames waiting for a slow reader; one more closes it with 1013 (it can resume).
+WS_SEND_QUEUE_FRAMES = env.int("WS_SEND_QUEUE_FRAMES", default=1000)
+# Events kept per room for `resume` (at least this many; the room's log expires when idle).
+WS_HISTORY_EVENTS = env.int("WS_HISTORY_EVENTS", default=1000)
+WS_HISTORY_IDLE_SECONDS = env.int("WS_HISTORY_IDLE_SECONDS", default=24 * 3600)
+# A server process beats this often; one silent for WS_PROCESS_TIMEOUT_SECONDS is dead and its
+# members leave their rooms (the contract allows 60 s from the crash to the `left` frames).
+WS_HEARTBEAT_SECONDS = env.float("WS_HEARTBEAT_SECONDS", default=10.0)
+WS_PROCESS_TIMEOUT_SECONDS = env.float("WS_PROCESS_TIMEOUT_SECONDS", default=35.0)
+# A client `msg_id` is remembered this long (per user, across reconnects) to de-duplicate retries.
+WS_MSG_ID_TTL_SECONDS = env.int("WS_MSG_ID_TTL_SECONDS", default=3600)
 
 # --- Celery ---------------------------------------------------------------------------------
 TASK_TIME_LIMIT_SECONDS = env.int("TASK_TIME_LIMIT_SECONDS", default=30 * 60)

@@ -65,7 +65,7 @@ def test_readiness_uses_redis_when_configured(api_client: APIClient) -> None:
     checks = api_client.get("/health/ready").json()["checks"]
 
     assert checks["cache"]["backend"] == "SharedPoolRedisCache"
-    assert checks["channel_layer"]["backend"] == "RedisChannelLayer"
+    assert checks["channel_layer"]["backend"] == "redis"
     assert checks["broker"]["transport"] == "redis"
     assert checks["broker"]["status"] == "ok"
 

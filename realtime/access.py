@@ -1,0 +1,25 @@
+"""Who may join which room: the domain selectors decide (runs queries: call it off the loop)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from content.selectors import post_get
+from realtime.rooms import ROOM_PATTERN
+
+
+def may_join(user: Any, room: str) -> bool:
+    """Whether `user` may subscribe to `room` (runs queries: call it off the event loop)."""
+    match = ROOM_PATTERN.match(room)
+    if match is None:
+        return False
+    if room == "feed":
+        return True
+    kind, object_id = match["kind"], uuid.UUID(match["id"])
+    if kind == "user":
+        return object_id == user.pk
+    if kind == "post":
+        return post_get(actor=user, post_id=object_id) is not None
+    # Background jobs have no model yet (the jobs issue adds it with its owner check).
+    return False
