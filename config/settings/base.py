@@ -215,6 +215,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "login-sessions-purge": {"task": "tasks.login_sessions_purge", "schedule": 24 * 3600.0},
     "idempotency-keys-purge": {"task": "tasks.idempotency_keys_purge", "schedule": 24 * 3600.0},
+    "notifications-purge": {"task": "tasks.notifications_purge", "schedule": 24 * 3600.0},
     # Records are normally sealed milliseconds after their commit; this takes any left over.
     "audit-chain-seal": {"task": "tasks.audit_chain_seal", "schedule": 60.0},
 }
