@@ -346,6 +346,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PostStatusEnum": "content.models.PostStatus",
         "AuditStatusEnum": "audits.models.AuditStatus",
+        "NotificationKindEnum": "realtime.models.NotificationKind",
+        # `"all": true`, the only value `POST notifications/read` takes for `all`.
+        "MarkAllReadEnum": [(True, True)],
         "HealthStatusEnum": ["ok", "fail"],
     },
     "POSTPROCESSING_HOOKS": [
