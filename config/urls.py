@@ -15,6 +15,7 @@ api_v1_patterns = [
     path("", include("accounts.urls")),
     path("", include("audits.urls")),
     path("", include("content.urls")),
+    path("", include("realtime.urls")),
     path("", include("tasks.urls")),
 ]
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from config.core.representations import iso_time
 from content.models import Comment, Post
+from realtime.models import NOTIFICATION_EXCERPT_MAX_LENGTH
 
 
 def post_tag_names(post: Post) -> list[str]:
@@ -49,4 +50,27 @@ def comment_representation(comment: Comment) -> dict[str, Any]:
         "author": author_representation(comment.author),
         "created_at": iso_time(comment.created_at),
         "updated_at": iso_time(comment.updated_at),
+    }
+
+
+def text_excerpt(text: str, limit: int = NOTIFICATION_EXCERPT_MAX_LENGTH) -> str:
+    """The start of `text` on one line (whitespace collapsed), at most `limit` characters; a
+    cut one ends with an ellipsis."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    return line[: limit - 1].rstrip() + "…"
+
+
+def comment_notification_data(comment: Comment, *, post: Post, actor: Any) -> dict[str, Any]:
+    """The `data` of a `comment_on_post` or `reply_to_comment` notification: enough to show
+    it ("Zoë replied on «title»: …") and link to the comment without another request."""
+    return {
+        "post": {"id": str(post.pk), "title": post.title},
+        "comment": {
+            "id": str(comment.pk),
+            "parent": str(comment.parent_id) if comment.parent_id else None,
+            "excerpt": text_excerpt(comment.body),
+        },
+        "actor": {"id": str(actor.pk), "username": actor.username},
     }

@@ -67,6 +67,14 @@ def idempotency_keys_purge_task() -> int:
     return idempotency_keys_purge()
 
 
+@shared_task(name="tasks.notifications_purge", ignore_result=True)
+def notifications_purge_task() -> int:
+    """Scheduled daily: notifications are kept 30 days, read or not."""
+    from realtime.services import notifications_purge
+
+    return notifications_purge()
+
+
 @shared_task(name="tasks.audit_chain_seal", ignore_result=True)
 def audit_chain_seal_task() -> int:
     """Scheduled every minute: seal audit records a race left unsealed after their commit."""

@@ -55,6 +55,8 @@ from accounts.tokens import (
 )
 from audits.services import audit_record_write
 from content.models import PostStatus
+from realtime.models import NotificationKind
+from realtime.services import notification_create
 from tests.content.factories import CommentFactory, PostFactory
 from tests.factories import PASSWORD, AdminFactory, GuestFactory, UserFactory, token_pair
 
@@ -145,6 +147,10 @@ MATRIX: list[tuple[str, str, str, Cell, Cell, Cell, Cell, Cell, Cell]] = [
     ("DELETE", "/comments/{pk}",                 "others_comment",         401, UNV, 403, 204, 403, 204),
     ("POST",   "/comments/{pk}/restore",         "users_trashed_comment",  401, UNV, 200, 200, 200, 200),
     ("POST",   "/comments/{pk}/restore",         "others_trashed_comment", 401, UNV, 404, 200, 404, 200),
+    # Notifications: every account has its own, a guest's included; a key acts as its owner.
+    # Marking takes ids: others' are ignored (`updated` 0), never refused.
+    ("GET",    "/notifications",                 "",                       401, 200, 200, 200, 200, 200),
+    ("POST",   "/notifications/read",            "users_notification",     401, 200, 200, 200, 200, 200),
     # Jobs: any account may run the demo job, a guest too (it writes no content).
     ("POST",   "/demo/jobs",                     "",                       401, 202, 202, 202, 202, 202),
 ]
@@ -214,6 +220,7 @@ PAYLOADS: dict[tuple[str, str], Callable[[World, str], dict[str, Any]]] = {
     ("POST", "/posts/{pk}/comments"): lambda w, target: {"body": "Schön! 👍"},
     ("PUT", "/comments/{pk}"): lambda w, target: {"body": "同意，写得很好。"},  # noqa: RUF001
     ("PATCH", "/comments/{pk}"): lambda w, target: {"body": "O'Brien, edited"},
+    ("POST", "/notifications/read"): lambda w, target: {"ids": [target]},
     ("POST", "/demo/jobs"): lambda w, target: {"message": "Grüß Gott, 李雷!"},
 }
 
@@ -280,6 +287,13 @@ def _world_build() -> World:
         ),
         "users_spare_key": str(spare_key.pk),
         "users_spare_login": _session_id(token_pair(user).refresh_token),
+        "users_notification": str(
+            notification_create(
+                recipient_id=user.pk,
+                kind=NotificationKind.COMMENT_ON_POST,
+                data={"post": {"id": str(others_post.pk), "title": others_post.title}},
+            ).pk
+        ),
     }
     return World(
         headers={

@@ -211,6 +211,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "login-sessions-purge": {"task": "tasks.login_sessions_purge", "schedule": 24 * 3600.0},
     "idempotency-keys-purge": {"task": "tasks.idempotency_keys_purge", "schedule": 24 * 3600.0},
+    "notifications-purge": {"task": "tasks.notifications_purge", "schedule": 24 * 3600.0},
     # Records are normally sealed milliseconds after their commit; this takes any left over.
     "audit-chain-seal": {"task": "tasks.audit_chain_seal", "schedule": 60.0},
 }
@@ -341,6 +342,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PostStatusEnum": "content.models.PostStatus",
         "AuditStatusEnum": "audits.models.AuditStatus",
+        "NotificationKindEnum": "realtime.models.NotificationKind",
+        # `"all": true`, the only value `POST notifications/read` takes for `all`.
+        "MarkAllReadEnum": [(True, True)],
         "HealthStatusEnum": ["ok", "fail"],
     },
     "POSTPROCESSING_HOOKS": [

@@ -93,7 +93,8 @@ def post_for_comments(*, actor: Any, post_id: uuid.UUID | str) -> Post | None:
     if post_id is None:
         return None
     posts = Post.objects.filter(LIVE, post_visibility(actor), pk=post_id)
-    return posts.only("id", "status", "author_id").first()
+    # The title goes into the notifications a comment causes (content.services.comments).
+    return posts.only("id", "status", "author_id", "title").first()
 
 
 def public_post_get(*, post_id: uuid.UUID | str) -> Post | None:

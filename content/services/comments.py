@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -12,7 +14,7 @@ from config.core.errors import ValidationFailed
 from content import read_cache
 from content.exceptions import PostArchived
 from content.models import Comment, Post, PostStatus
-from content.representations import comment_representation
+from content.representations import comment_notification_data, comment_representation
 from content.services.common import (
     after_commit,
     broadcast_after_commit,
@@ -20,6 +22,8 @@ from content.services.common import (
     require_owner_or_admin,
     validate_model,
 )
+from realtime.models import NotificationKind
+from realtime.services import NotificationDraft, notifications_create
 
 TARGET = "comment"
 
@@ -46,6 +50,7 @@ def comment_create(*, actor: User, post: Post, body: str, parent: Comment | None
         ),
     )
     _announce(comment, "comment.created")
+    _notify_after_commit(comment, post=post, parent=parent, actor=actor)
     return comment
 
 
@@ -119,3 +124,34 @@ def _count_move(post_id: object, delta: int) -> None:
 
 def _announce(comment: Comment, event: str) -> None:
     broadcast_after_commit(f"post:{comment.post_id}", event, comment_representation(comment))
+
+
+def _notify_after_commit(
+    comment: Comment, *, post: Post, parent: Comment | None, actor: User
+) -> None:
+    """Tell the parent comment's author of a reply and the post's author of a comment, once
+    the comment is committed: one notification per person (a reply to the post author's own
+    comment is a `reply_to_comment` only), never to the actor.
+
+    Nothing here queries inside the comment's transaction (the authors' ids are columns of
+    the rows at hand). Writing the notifications after the commit costs one INSERT, and its
+    failure is logged without touching the comment.
+    """
+    kinds: dict[Any, str] = {}
+    if parent is not None:
+        kinds[parent.author_id] = NotificationKind.REPLY_TO_COMMENT
+    kinds.setdefault(post.author_id, NotificationKind.COMMENT_ON_POST)
+    kinds.pop(actor.pk, None)
+    if not kinds:
+        return
+
+    def notify() -> None:
+        data = comment_notification_data(comment, post=post, actor=actor)
+        notifications_create(
+            drafts=[
+                NotificationDraft(recipient_id=recipient_id, kind=kind, data=data)
+                for recipient_id, kind in kinds.items()
+            ]
+        )
+
+    after_commit(notify)
