@@ -29,6 +29,12 @@ def configure_settings_module() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module())
 
 
+def project_path(value: str) -> Path:
+    """A directory setting: an absolute path as given, a relative one under the project root."""
+    path = Path(value)
+    return path if path.is_absolute() else BASE_DIR / path
+
+
 def email_settings(url: str) -> dict[str, Any]:
     """Django's EMAIL_* settings for `EMAIL_URL` (`smtp://…`, `consolemail://`, `filemail://…`).
 

@@ -1,4 +1,4 @@
-"""Admin pages for posts and comments. Every write goes through the content services.
+"""Admin pages for posts, comments and uploads. Every write goes through the content services.
 
 Admins see soft-deleted rows too (filter "deleted"). Hard deletion is switched off: the
 "Soft-delete selected" and "Restore selected" actions call the services, and so do the save
@@ -17,7 +17,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from config.core.errors import DomainError
-from content.models import TAG_MAX_LENGTH, TAGS_PER_POST_MAX, Comment, Post
+from content.models import TAG_MAX_LENGTH, TAGS_PER_POST_MAX, Comment, Post, Upload
 from content.services import (
     comment_delete,
     comment_restore,
@@ -26,6 +26,7 @@ from content.services import (
     post_delete,
     post_restore,
     post_update,
+    upload_delete,
 )
 
 POST_FORM_FIELDS = ("title", "body", "status")
@@ -307,3 +308,45 @@ class CommentAdmin(ServiceWriteAdmin):
             lambda comment: comment_restore(actor=request.user, comment=comment),
             done="Restored",
         )
+
+
+@admin.register(Upload)
+class UploadAdmin(admin.ModelAdmin):
+    """Uploads are made through the API; here they are found (by owner or name), inspected and
+    deleted. Deleting goes through the service, so the file and its thumbnails go too and the
+    deletion is audited."""
+
+    list_display = ("name", "owner", "kind", "content_type", "size", "created_at")
+    list_filter = ("kind", "content_type", "created_at")
+    search_fields = ("owner__username", "owner__email", "name", "=sha256")
+    list_select_related = ("owner",)
+    show_full_result_count = False
+    fields = (
+        "name",
+        "owner",
+        "kind",
+        "content_type",
+        "size",
+        "sha256",
+        "stored_as",
+        "thumbnails",
+        "created_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="stored as")
+    def stored_as(self, obj: Upload) -> str:
+        return obj.file.name
+
+    def delete_model(self, request: HttpRequest, obj: Upload) -> None:
+        upload_delete(actor=request.user, upload_id=obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Upload]) -> None:
+        for upload_id in queryset.values_list("pk", flat=True):
+            upload_delete(actor=request.user, upload_id=upload_id)

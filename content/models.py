@@ -1,4 +1,4 @@
-"""Posts, their tags and their threaded comments.
+"""Posts, their tags, attachments and threaded comments; uploads and unfinished chunked uploads.
 
 Soft delete is `deleted_at IS NOT NULL`; every index the lists use is partial on
 `deleted_at IS NULL`, which PostgreSQL matches for `filter(deleted_at__isnull=True)`.
@@ -23,6 +23,10 @@ BODY_MAX_LENGTH = 100_000
 COMMENT_MAX_LENGTH = 10_000
 TAG_MAX_LENGTH = 50
 TAGS_PER_POST_MAX = 10
+ATTACHMENTS_PER_POST_MAX = 10
+UPLOAD_NAME_MAX_LENGTH = 255
+# Longest side, in pixels, of the thumbnails made of every image upload.
+THUMBNAIL_SIZES = (256, 1024)
 
 TEXT_VALIDATOR = PrintableTextValidator(allowed="\n\r\t")
 LINE_VALIDATOR = PrintableTextValidator(allowed="")
@@ -36,6 +40,75 @@ class PostStatus(models.TextChoices):
 
 
 PUBLIC_STATUSES = (PostStatus.PUBLISHED, PostStatus.ARCHIVED)
+
+
+class UploadKind(models.TextChoices):
+    IMAGE = "image", "Image"
+    DOCUMENT = "document", "Document"
+
+
+class Upload(models.Model):
+    """A stored file. Its bytes are the client's own; `content_type` is what they were
+    recognised as (content.sniffing), never what the client declared. Stored under its id,
+    never under the client's `name` (which is kept, cleaned, for Content-Disposition)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads"
+    )
+    name = models.CharField(max_length=UPLOAD_NAME_MAX_LENGTH)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=UploadKind.choices)
+    file = models.FileField(upload_to="uploads/%Y/%m/", max_length=255)
+    # {"256": storage name, "1024": storage name}, filled by the thumbnail task.
+    thumbnails = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=UploadKind.values), name="content_upload_kind_valid"
+            ),
+            models.CheckConstraint(condition=~Q(name=""), name="content_upload_name_not_empty"),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "-created_at", "-id"], name="content_upload_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UploadSession(models.Model):
+    """A chunked (WebSocket) upload in progress. Its id becomes the Upload's; the bytes so far
+    are in a file under UPLOAD_PARTIAL_DIR (content.services.uploads)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="upload_sessions"
+    )
+    name = models.CharField(max_length=UPLOAD_NAME_MAX_LENGTH)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    sha256 = models.CharField(max_length=64)
+    received = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(received__lte=models.F("size")),
+                name="content_uploadsession_received_within_size",
+            ),
+        ]
+        indexes = [models.Index(fields=["updated_at"], name="content_uploadsession_idle")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.received}/{self.size})"
 
 
 class Tag(models.Model):
@@ -67,6 +140,9 @@ class Post(models.Model):
     body = models.TextField(max_length=BODY_MAX_LENGTH, blank=True, validators=[TEXT_VALIDATOR])
     status = models.CharField(max_length=16, choices=PostStatus.choices, default=PostStatus.DRAFT)
     tags = models.ManyToManyField(Tag, related_name="posts", blank=True)
+    attachments = models.ManyToManyField(
+        Upload, through="PostAttachment", related_name="posts", blank=True
+    )
     comment_count = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -127,6 +203,23 @@ class Post(models.Model):
     @property
     def is_public(self) -> bool:
         return self.status in PUBLIC_STATUSES and self.deleted_at is None
+
+
+class PostAttachment(models.Model):
+    """An upload shown with a post, in the order the author gave."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="+")
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["post", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["post", "upload"], name="content_attachment_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Upload {self.upload_id} on {self.post_id}"
 
 
 class Comment(models.Model):

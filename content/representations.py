@@ -1,4 +1,5 @@
-"""Plain representations of posts and comments: the API's output and the realtime events' data.
+"""Plain representations of posts, comments and uploads: the API's output and the data of the
+realtime events.
 
 Plain functions, not DRF serializers: they are on every hot path, cost a fraction of DRF's
 field machinery, and services build the events they broadcast with them. The output
@@ -9,9 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from config.core.representations import iso_time
-from content.models import Comment, Post
+from content.models import Comment, Post, PostAttachment, Upload
 from realtime.models import NOTIFICATION_EXCERPT_MAX_LENGTH
+
+API_PREFIX = "/api/v1/"
 
 
 def post_tag_names(post: Post) -> list[str]:
@@ -26,6 +31,47 @@ def author_representation(user: Any) -> dict[str, Any]:
     return {"id": str(user.pk), "username": user.username, "display_name": user.display_name}
 
 
+def api_url(path: str) -> str:
+    """The absolute URL of an API path, on SITE_URL: representations are cached and broadcast,
+    so they cannot depend on the Host header of whichever request built them."""
+    return f"{settings.SITE_URL}{API_PREFIX}{path}"
+
+
+def upload_content_path(upload_id: Any) -> str:
+    return f"uploads/{upload_id}/content"
+
+
+def upload_thumbnail_path(upload_id: Any, size: int | str) -> str:
+    return f"uploads/{upload_id}/thumbnails/{size}"
+
+
+def upload_representation(upload: Upload) -> dict[str, Any]:
+    thumbnails = sorted(upload.thumbnails or {}, key=int)
+    return {
+        "id": str(upload.pk),
+        "name": upload.name,
+        "content_type": upload.content_type,
+        "size": upload.size,
+        "sha256": upload.sha256,
+        "url": api_url(upload_content_path(upload.pk)),
+        "kind": upload.kind,
+        "thumbnails": {
+            size: api_url(upload_thumbnail_path(upload.pk, size)) for size in thumbnails
+        },
+        "owner": {"id": str(upload.owner_id), "username": upload.owner.username},
+        "created_at": iso_time(upload.created_at),
+    }
+
+
+def post_attachments(post: Post) -> list[Upload]:
+    """The post's uploads in order: attached by the selectors, or read for a single post."""
+    attached = getattr(post, "attachment_list", None)
+    if attached is not None:
+        return attached
+    links = PostAttachment.objects.filter(post_id=post.pk).select_related("upload__owner")
+    return [link.upload for link in links.order_by("position")]
+
+
 def post_representation(post: Post) -> dict[str, Any]:
     return {
         "id": str(post.pk),
@@ -33,6 +79,7 @@ def post_representation(post: Post) -> dict[str, Any]:
         "body": post.body,
         "status": post.status,
         "tags": post_tag_names(post),
+        "attachments": [upload_representation(upload) for upload in post_attachments(post)],
         "author": author_representation(post.author),
         "comment_count": post.comment_count,
         "created_at": iso_time(post.created_at),

@@ -11,20 +11,29 @@ from typing import Any, ClassVar
 from rest_framework import serializers
 
 from content.models import (
+    ATTACHMENTS_PER_POST_MAX,
     BODY_MAX_LENGTH,
     COMMENT_MAX_LENGTH,
     TAG_MAX_LENGTH,
     TAGS_PER_POST_MAX,
+    THUMBNAIL_SIZES,
     TITLE_MAX_LENGTH,
     Comment,
     Post,
     PostStatus,
+    Upload,
+    UploadKind,
 )
 from content.models import LINE_VALIDATOR as single_line
 from content.models import TEXT_VALIDATOR as multi_line
-from content.representations import comment_representation, post_representation
+from content.representations import (
+    comment_representation,
+    post_representation,
+    upload_representation,
+)
 from content.selectors.stats import DAYS_MAX, TOP_MAX
 from content.services.bulk import BULK_MAX_ITEMS
+from content.sniffing import ALLOWED_TYPE_CHOICES
 
 
 class AuthorOutputSerializer(serializers.Serializer):
@@ -33,12 +42,61 @@ class AuthorOutputSerializer(serializers.Serializer):
     display_name = serializers.CharField()
 
 
+class UploadOwnerOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    username = serializers.CharField()
+
+
+class UploadThumbnailsOutputSerializer(serializers.Serializer):
+    """Absolute URLs of the thumbnails by longest side (`"256"`, `"1024"`); empty until they
+    are made."""
+
+    openapi_schema_extra: ClassVar[dict[str, Any]] = {"additionalProperties": False}
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # The sizes are the keys, which no Python attribute can be named.
+        return {
+            str(size): serializers.URLField(
+                required=False, help_text=f"WebP, at most {size} pixels on its longest side."
+            )
+            for size in THUMBNAIL_SIZES
+        }
+
+
+class UploadOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField(help_text="The client's file name, cleaned.")
+    content_type = serializers.ChoiceField(
+        choices=ALLOWED_TYPE_CHOICES, help_text="Recognised from the bytes, never the name."
+    )
+    size = serializers.IntegerField(min_value=1, help_text="Bytes.")
+    sha256 = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="Hex SHA-256 of the bytes.")
+    url = serializers.URLField(help_text="The bytes: `GET uploads/{id}/content`.")
+    kind = serializers.ChoiceField(choices=UploadKind.choices)
+    thumbnails = UploadThumbnailsOutputSerializer()
+    owner = UploadOwnerOutputSerializer()
+    created_at = serializers.DateTimeField()
+
+    def to_representation(self, instance: Upload) -> dict[str, Any]:
+        return upload_representation(instance)
+
+
+class UploadInputSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text=(
+            "The file: a JPEG, PNG, WebP or GIF image, a PDF, or plain UTF-8 text, recognised "
+            "by its content; at most UPLOAD_MAX_BYTES (default 10 MiB)."
+        )
+    )
+
+
 class PostOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     title = serializers.CharField()
     body = serializers.CharField()
     status = serializers.ChoiceField(choices=PostStatus.choices)
     tags = serializers.ListField(child=serializers.CharField())
+    attachments = UploadOutputSerializer(many=True)
     author = AuthorOutputSerializer()
     comment_count = serializers.IntegerField()
     created_at = serializers.DateTimeField()
@@ -47,6 +105,12 @@ class PostOutputSerializer(serializers.Serializer):
 
     def to_representation(self, instance: Post) -> dict[str, Any]:
         return post_representation(instance)
+
+
+class PostExportItemOutputSerializer(PostOutputSerializer):
+    """An item of the JSON export: a post as listed, without its attachments."""
+
+    attachments = None
 
 
 class CommentOutputSerializer(serializers.Serializer):
@@ -84,6 +148,15 @@ class PostInputSerializer(serializers.Serializer):
     )
     status = serializers.ChoiceField(choices=PostStatus.choices, required=False)
     tags = _tags_field()
+    attachments = serializers.ListField(
+        child=serializers.UUIDField(),
+        max_length=ATTACHMENTS_PER_POST_MAX,
+        required=False,
+        help_text=(
+            f"Ids of up to {ATTACHMENTS_PER_POST_MAX} of the caller's own uploads, in the order "
+            "shown (on update also those the post already shows); replaces the attachments."
+        ),
+    )
 
 
 class PostBulkUpdateItemSerializer(PostInputSerializer):

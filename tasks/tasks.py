@@ -81,3 +81,30 @@ def audit_chain_seal_task() -> int:
     from audits.services import audit_chain_seal
 
     return audit_chain_seal()
+
+
+@shared_task(
+    name="tasks.thumbnail",
+    ignore_result=True,
+    autoretry_for=(OSError,),
+    retry_backoff=5,
+    max_retries=3,
+)
+def thumbnail_task(*, upload_id: str) -> dict[str, str]:
+    """Queued on commit of every image upload: its 256 and 1024 px thumbnails.
+
+    The seam of the `thumbnail` job kind (API.md, "Background jobs"): once Jobs exist, this
+    becomes a Job of kind `thumbnail` with params `{"upload": id}` whose runner calls the
+    same service, content.services.upload_thumbnails_make, and reports its result.
+    """
+    from content.services import upload_thumbnails_make
+
+    return upload_thumbnails_make(upload_id=upload_id)
+
+
+@shared_task(name="tasks.upload_sessions_purge", ignore_result=True)
+def upload_sessions_purge_task() -> int:
+    """Scheduled hourly: give up chunked uploads idle for 24 h and delete their bytes."""
+    from content.services import upload_sessions_purge
+
+    return upload_sessions_purge()

@@ -34,6 +34,7 @@ effects (broadcasts, tasks, audit sealing) never run.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -42,8 +43,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.test import override_settings
+from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import URLPattern, URLResolver, get_resolver
+from PIL import Image
 from rest_framework.test import APIClient
 
 from accounts.models import User
@@ -54,7 +61,8 @@ from accounts.tokens import (
     refresh_token_read,
 )
 from audits.services import audit_record_write
-from content.models import PostStatus
+from content.models import PostAttachment, PostStatus, Upload
+from content.services import upload_create
 from realtime.models import NotificationKind
 from realtime.services import notification_create
 from tests.content.factories import CommentFactory, PostFactory
@@ -151,6 +159,25 @@ MATRIX: list[tuple[str, str, str, Cell, Cell, Cell, Cell, Cell, Cell]] = [
     # Marking takes ids: others' are ignored (`updated` 0), never refused.
     ("GET",    "/notifications",                 "",                       401, 200, 200, 200, 200, 200),
     ("POST",   "/notifications/read",            "users_notification",     401, 200, 200, 200, 200, 200),
+    # Uploads: members upload; an upload is read by its owner, admins, and anyone once it is
+    # attached to a post they can read; the owner or an admin deletes it.
+    ("GET",    "/uploads",                       "",                       401, 200, 200, 200, 200, 200),
+    ("POST",   "/uploads",                       "",                       401, UNV, 201, 201, 201, 201),
+    ("GET",    "/uploads/{pk}",                  "users_upload",           404, 404, 200, 200, 200, 200),
+    ("GET",    "/uploads/{pk}",                  "others_upload",          404, 404, 404, 200, 404, 200),
+    ("GET",    "/uploads/{pk}",                  "attached_upload",        200, 200, 200, 200, 200, 200),
+    ("GET",    "/uploads/{pk}",                  "draft_upload",           404, 404, 404, 200, 404, 200),
+    ("GET",    "/uploads/{pk}/content",          "users_upload",           404, 404, 200, 200, 200, 200),
+    ("GET",    "/uploads/{pk}/content",          "others_upload",          404, 404, 404, 200, 404, 200),
+    ("GET",    "/uploads/{pk}/content",          "attached_upload",        200, 200, 200, 200, 200, 200),
+    ("GET",    "/uploads/{pk}/content",          "draft_upload",           404, 404, 404, 200, 404, 200),
+    ("GET",    "/uploads/{pk}/thumbnails/{size}", "users_upload",          404, 404, 200, 200, 200, 200),
+    ("GET",    "/uploads/{pk}/thumbnails/{size}", "others_upload",         404, 404, 404, 200, 404, 200),
+    ("GET",    "/uploads/{pk}/thumbnails/{size}", "attached_upload",       200, 200, 200, 200, 200, 200),
+    ("GET",    "/uploads/{pk}/thumbnails/{size}", "draft_upload",          404, 404, 404, 200, 404, 200),
+    ("DELETE", "/uploads/{pk}",                  "users_upload",           401, UNV, 204, 204, 204, 204),
+    ("DELETE", "/uploads/{pk}",                  "others_upload",          401, UNV, 404, 204, 404, 204),
+    ("DELETE", "/uploads/{pk}",                  "attached_upload",        401, UNV, 403, 204, 403, 204),
     # Jobs: any account may run the demo job, a guest too (it writes no content).
     ("POST",   "/demo/jobs",                     "",                       401, 202, 202, 202, 202, 202),
 ]
@@ -222,7 +249,12 @@ PAYLOADS: dict[tuple[str, str], Callable[[World, str], dict[str, Any]]] = {
     ("PATCH", "/comments/{pk}"): lambda w, target: {"body": "O'Brien, edited"},
     ("POST", "/notifications/read"): lambda w, target: {"ids": [target]},
     ("POST", "/demo/jobs"): lambda w, target: {"message": "Grüß Gott, 李雷!"},
+    ("POST", "/uploads"): lambda w, target: {
+        "file": SimpleUploadedFile("Zoë's notes.txt", "Grüße, 李雷 🚀\n".encode())
+    },
 }
+# Path parameters that are not the row's target.
+PATH_VALUES = {"size": "256"}
 
 
 def _row_id(row: tuple[Any, ...]) -> str:
@@ -262,6 +294,9 @@ def _world_build() -> World:
     spare_key, _ = api_key_create(user=user, name="spare")
     others_post = PostFactory(author=other)
     others_draft = PostFactory(author=other, status=PostStatus.DRAFT)
+    attached_upload, draft_upload = _upload(other), _upload(other)
+    PostAttachment.objects.create(post=others_post, upload=attached_upload, position=0)
+    PostAttachment.objects.create(post=others_draft, upload=draft_upload, position=0)
     ids = {
         "other": str(other.pk),
         "users_post": str(PostFactory(author=user).pk),
@@ -285,6 +320,10 @@ def _world_build() -> World:
                 action="invoice.paid", target_type="invoice", target_id="INV-1", actor=admin
             ).pk
         ),
+        "users_upload": str(_upload(user).pk),
+        "others_upload": str(_upload(other).pk),
+        "attached_upload": str(attached_upload.pk),
+        "draft_upload": str(draft_upload.pk),
         "users_spare_key": str(spare_key.pk),
         "users_spare_login": _session_id(token_pair(user).refresh_token),
         "users_notification": str(
@@ -312,11 +351,26 @@ def _world_build() -> World:
     )
 
 
+def _upload(owner: User) -> Upload:
+    """An image upload of `owner`, with a stored 256 px thumbnail."""
+    image = io.BytesIO()
+    Image.new("RGB", (3, 2), (200, 30, 60)).save(image, format="PNG")
+    upload = upload_create(actor=owner, name="Straße.png", data=image.getvalue())
+    name = default_storage.save(f"uploads/thumbnails/{upload.pk}-256.webp", ContentFile(b"webp"))
+    Upload.objects.filter(pk=upload.pk).update(thumbnails={"256": name})
+    return upload
+
+
 @pytest.fixture(scope="module")
-def world(django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
+def world(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
     """Built once for the module, in a transaction rolled back after its last test; every
-    cell's own `db` transaction is a savepoint inside it."""
-    with django_db_blocker.unblock(), transaction.atomic():
+    cell's own `db` transaction is a savepoint inside it. Stored files go to a directory of
+    the module's own."""
+    files = tmp_path_factory.mktemp("permission-matrix-files")
+    storage = override_settings(MEDIA_ROOT=files / "media", UPLOAD_PARTIAL_DIR=files / "partial")
+    with storage, django_db_blocker.unblock(), transaction.atomic():
         yield _world_build()
         transaction.set_rollback(True)
 
@@ -341,7 +395,7 @@ def test_cell(world: World, client: APIClient, row: tuple[Any, ...], caller: str
     method, path, target, *cells = row
     expected = _expected(cells[CALLERS.index(caller)])
     target_id = world.ids[target] if target else ""
-    url = API + re.sub(r"\{\w+\}", target_id, path)
+    url = API + re.sub(r"\{(\w+)\}", lambda name: PATH_VALUES.get(name[1], target_id), path)
     make_payload = PAYLOADS.get((method, path))
     payload = make_payload(world, target_id) if make_payload is not None else None
     client.cookies.clear()  # a cell's only credential is its caller's header
@@ -406,11 +460,14 @@ def _unnamed(path: str) -> str:
 
 
 def _request(method: str, payload: dict[str, Any] | None) -> dict[str, Any]:
-    """`APIClient.generic` keywords: a JSON body, or for a GET the payload as the query."""
+    """`APIClient.generic` keywords: a JSON body (multipart when it holds a file), or for a GET
+    the payload as the query."""
     if payload is None:
         return {}
     if method == "GET":
         return {"QUERY_STRING": urlencode(payload)}
+    if any(isinstance(value, SimpleUploadedFile) for value in payload.values()):
+        return {"data": encode_multipart(BOUNDARY, payload), "content_type": MULTIPART_CONTENT}
     return {"data": json.dumps(payload), "content_type": "application/json"}
 
 

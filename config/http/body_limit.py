@@ -4,11 +4,18 @@ The limit is Django's `DATA_UPLOAD_MAX_MEMORY_SIZE`. The guard refuses a bigger 
 server buffers it (a limit enforced later would still let a client fill memory or disk);
 behind it, Django's own check (RequestDataTooBig, when DRF reads `request.body`) answers the
 same 413 through `payload_too_large()`.
+
+A file upload (`POST /api/v1/uploads`, multipart) may be bigger: `UPLOAD_MAX_BYTES` of file
+plus the multipart framing around it. Django's multipart parser does not count files against
+`DATA_UPLOAD_MAX_MEMORY_SIZE` (only the other fields), and writes files over
+`FILE_UPLOAD_MAX_MEMORY_SIZE` to a temporary file instead of memory; the upload service then
+refuses a file over `UPLOAD_MAX_BYTES` with the same 413, whatever its type.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -29,12 +36,25 @@ class BodyTooLarge(Exception):
     pass
 
 
-def body_limit_bytes() -> int:
-    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+# Paths whose bodies carry a whole file, and the room left for the multipart framing around it
+# (boundaries and part headers, the file name among them).
+FILE_UPLOAD_PATHS = re.compile(r"^/api/v1/uploads/?$")
+MULTIPART_FRAMING_BYTES = 64 * 1024
 
 
-def payload_too_large() -> PayloadTooLarge:
-    """The refusal of a body over the limit, wherever it is noticed."""
+def body_limit_bytes(path: str = "") -> int:
+    """The largest body accepted on `path`."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if FILE_UPLOAD_PATHS.match(path):
+        return max(limit, settings.UPLOAD_MAX_BYTES + MULTIPART_FRAMING_BYTES)
+    return limit
+
+
+def payload_too_large(path: str = "") -> PayloadTooLarge:
+    """The refusal of a body over the limit, wherever it is noticed; `limit_bytes` is the
+    limit the client must keep to (on an upload path, the file's)."""
+    if FILE_UPLOAD_PATHS.match(path):
+        return PayloadTooLarge(details={"limit_bytes": settings.UPLOAD_MAX_BYTES})
     return PayloadTooLarge(details={"limit_bytes": body_limit_bytes()})
 
 
@@ -47,7 +67,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 async def _send_payload_too_large(scope: Scope, send: Send) -> None:
     request_id = accept_request_id(_header(scope, b"x-request-id"))
-    error = payload_too_large()
+    error = payload_too_large(scope.get("path", ""))
     body = json.dumps(
         error_body(error.code, error.message, error.details, request_id=request_id)
     ).encode()
@@ -75,7 +95,7 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = body_limit_bytes()
+        limit = body_limit_bytes(scope.get("path", ""))
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _send_payload_too_large(scope, send)

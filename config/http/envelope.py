@@ -23,10 +23,12 @@ logger = logging.getLogger("agora.errors")
 
 API_PATH_PREFIXES = ("/api/", "/health")
 
-# The contract's codes (API.md, "Conventions") and their statuses.
+# The contract's codes (API.md) and their statuses.
 STATUS_BY_CODE: dict[str, int] = {
     "validation_error": 400,
     "malformed_request": 400,
+    # A chunked upload whose bytes do not hash to the declared SHA-256 (API.md, WebSocket).
+    "checksum_mismatch": 400,
     "not_authenticated": 401,
     "token_invalid": 401,
     "invalid_credentials": 401,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from config.env import BASE_DIR, email_settings, env
+from config.env import BASE_DIR, email_settings, env, project_path
 
 AGORA_VERSION = "0.1.0"
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
@@ -214,6 +214,8 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-purge": {"task": "tasks.notifications_purge", "schedule": 24 * 3600.0},
     # Records are normally sealed milliseconds after their commit; this takes any left over.
     "audit-chain-seal": {"task": "tasks.audit_chain_seal", "schedule": 60.0},
+    # Chunked uploads idle for 24 h are given up, their partial bytes deleted.
+    "upload-sessions-purge": {"task": "tasks.upload_sessions_purge", "schedule": 3600.0},
 }
 # The in-process worker and beat (threads of the ASGI process) stand in for the separate
 # processes when there is no broker to share: the memory transport only exists in-process.
@@ -322,7 +324,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Agora API",
     "DESCRIPTION": (
         "REST API of Agora, a community content platform. Request bodies are JSON "
-        "(`application/json`); `auth/token` also takes the OAuth2 form encoding. Text fields "
+        "(`application/json`); `auth/token` also takes the OAuth2 form encoding, and "
+        "`POST uploads` takes a file as `multipart/form-data`. Text fields "
         "refuse control and invisible format characters (Unicode categories Cc, Cf, Cs, Co, "
         "and unassigned code points); their `pattern` lists those of the Basic Multilingual "
         "Plane. Errors always use the envelope "
@@ -333,7 +336,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
     # The contract is JSON: DRF's form parsers stay on (the OAuth2 token form needs them) but
-    # only JSON bodies are documented; `auth/token` names its form encoding itself.
+    # only JSON bodies are documented; `auth/token` names its form encoding itself, and
+    # `POST uploads` its multipart body.
     "PARSER_WHITELIST": ["config.api.parsers.JSONParser"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -341,6 +345,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
     "ENUM_NAME_OVERRIDES": {
         "PostStatusEnum": "content.models.PostStatus",
+        "UploadKindEnum": "content.models.UploadKind",
+        "UploadContentTypeEnum": "content.sniffing.ALLOWED_TYPE_CHOICES",
         "AuditStatusEnum": "audits.models.AuditStatus",
         "NotificationKindEnum": "realtime.models.NotificationKind",
         # `"all": true`, the only value `POST notifications/read` takes for `all`.
@@ -411,7 +417,17 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-MEDIA_ROOT = VAR_DIR / "media"
+
+# --- Uploads --------------------------------------------------------------------------------
+
+# Stored files (uploads and their thumbnails), through Django's default storage. Served only
+# through the API (`uploads/{id}/content`), which checks who may read them: no MEDIA_URL.
+MEDIA_ROOT = project_path(env.str("MEDIA_ROOT", default="var/media"))
+# Largest upload, in bytes (10 MiB), over HTTP and over the WebSocket alike.
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=10 * 2**20)
+# The bytes of unfinished chunked (WebSocket) uploads. Every server process must see the same
+# directory: with several machines, a shared volume.
+UPLOAD_PARTIAL_DIR = project_path(env.str("UPLOAD_PARTIAL_DIR", default="var/uploads-partial"))
 
 # --- Email ----------------------------------------------------------------------------------
 vars().update(email_settings(env.str("EMAIL_URL", default="consolemail://")))

@@ -2,20 +2,27 @@
 
 from content.selectors.comments import comment_get, comment_list
 from content.selectors.posts import (
-    parse_uuid,
     post_count_unfiltered,
     post_for_comments,
     post_get,
     post_list,
+    post_relations_attach,
     post_search,
-    post_visibility,
     public_post_detail,
     public_post_get,
     search_is_ranked,
     tag_names_attach,
 )
+from content.selectors.uploads import (
+    attachments_attach,
+    upload_get,
+    upload_list,
+    upload_visibility,
+)
+from content.selectors.visibility import parse_uuid, post_visibility
 
 __all__ = [
+    "attachments_attach",
     "comment_get",
     "comment_list",
     "parse_uuid",
@@ -23,10 +30,14 @@ __all__ = [
     "post_for_comments",
     "post_get",
     "post_list",
+    "post_relations_attach",
     "post_search",
     "post_visibility",
     "public_post_detail",
     "public_post_get",
     "search_is_ranked",
     "tag_names_attach",
+    "upload_get",
+    "upload_list",
+    "upload_visibility",
 ]

@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import is_admin
 from content.models import LIVE, Comment
-from content.selectors.posts import parse_uuid, post_visibility
+from content.selectors.visibility import parse_uuid, post_visibility
 
 COMMENT_FIELDS = (
     "id",

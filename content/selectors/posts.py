@@ -14,6 +14,8 @@ from accounts.models import is_admin
 from content.models import LIVE, PUBLIC_STATUSES, Post, PostStatus
 from content.read_cache import feed_count_cached, post_detail_cached
 from content.representations import post_representation
+from content.selectors.uploads import attachments_attach
+from content.selectors.visibility import parse_uuid, post_visibility
 
 SEARCH_CONFIG = "english"
 SEARCH_TERMS_MAX = 10
@@ -34,24 +36,19 @@ LIST_FIELDS = (
 )
 
 
-def post_visibility(actor: Any, *, prefix: str = "") -> Q:
-    """Posts `actor` may read: published and archived ones, their own drafts; admins all."""
-    if is_admin(actor):
-        return Q()
-    public = Q(**{f"{prefix}status__in": PUBLIC_STATUSES})
-    if actor is not None and actor.is_authenticated:
-        return public | Q(**{f"{prefix}author_id": actor.pk})
-    return public
-
-
 def post_list(*, actor: Any) -> QuerySet[Post]:
-    """Live posts the actor may read, with their authors; `tag_names_attach` adds the tags of
-    a page in one more query."""
+    """Live posts the actor may read, with their authors; `post_relations_attach` adds the tags
+    and attachments of a page in two more queries."""
     return (
         Post.objects.filter(LIVE, post_visibility(actor))
         .select_related("author")
         .only(*LIST_FIELDS)
     )
+
+
+def post_relations_attach(posts: Sequence[Post]) -> Sequence[Post]:
+    """Tags and attachments of a page of posts: two queries whatever its size."""
+    return attachments_attach(tag_names_attach(posts))
 
 
 def tag_names_attach(posts: Sequence[Post]) -> Sequence[Post]:
@@ -84,7 +81,7 @@ def post_get(*, actor: Any, post_id: uuid.UUID | str, include_deleted: bool = Fa
     else:
         posts = posts.filter(LIVE)
     post = posts.filter(pk=post_id).first()
-    return tag_names_attach([post])[0] if post is not None else None
+    return post_relations_attach([post])[0] if post is not None else None
 
 
 def post_for_comments(*, actor: Any, post_id: uuid.UUID | str) -> Post | None:
@@ -103,7 +100,7 @@ def public_post_get(*, post_id: uuid.UUID | str) -> Post | None:
     if post_id is None:
         return None
     post = post_list(actor=None).filter(pk=post_id).first()
-    return tag_names_attach([post])[0] if post is not None else None
+    return post_relations_attach([post])[0] if post is not None else None
 
 
 def public_post_detail(*, post_id: uuid.UUID) -> tuple[dict[str, Any] | None, bool, dict[str, int]]:
@@ -149,12 +146,3 @@ def post_count_unfiltered(*, actor: Any) -> int:
     if actor is None or not actor.is_authenticated:
         return public
     return public + Post.objects.filter(LIVE, author_id=actor.pk, status=PostStatus.DRAFT).count()
-
-
-def parse_uuid(value: uuid.UUID | str) -> uuid.UUID | None:
-    if isinstance(value, uuid.UUID):
-        return value
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None

@@ -15,10 +15,11 @@ from django.utils import timezone
 from accounts.models import User
 from audits.services import audit_records_write
 from config.core.errors import ValidationFailed
-from content.models import LIVE, Post
+from content.models import LIVE, Post, PostAttachment
 from content.selectors import post_visibility
 from content.services.common import require_member, tag_names_clean, tags_ensure
 from content.services.posts import post_apply, post_build, post_created, post_deleted
+from content.services.uploads import attachments_clean
 
 BULK_MAX_ITEMS = 500
 NOT_FOUND = {"id": ["Not found."]}
@@ -33,7 +34,8 @@ def bulk_size_check(items: Sequence[Any], field: str = "items") -> None:
 
 @transaction.atomic
 def posts_bulk_create(*, actor: User, items: Sequence[dict[str, Any]]) -> list[Post]:
-    """Create every post of `items` (validated input: title, body, status, tags) or none."""
+    """Create every post of `items` (validated input: title, body, status, tags, attachments)
+    or none."""
     bulk_size_check(items)
     require_member(actor)
     built: list[tuple[Post, list[str]]] = []
@@ -41,8 +43,12 @@ def posts_bulk_create(*, actor: User, items: Sequence[dict[str, Any]]) -> list[P
     for index, item in enumerate(items):
         try:
             names = tag_names_clean(item.get("tags") or [])
-            fields = {k: v for k, v in item.items() if k != "tags"}
-            built.append((post_build(actor=actor, **fields), names))
+            fields = {k: v for k, v in item.items() if k not in ("tags", "attachments")}
+            post = post_build(actor=actor, **fields)
+            post.attachment_list = attachments_clean(
+                actor=actor, upload_ids=item.get("attachments") or []
+            )
+            built.append((post, names))
         except ValidationFailed as exc:
             errors[str(index)] = exc.details
     _raise_if(errors)
@@ -50,6 +56,13 @@ def posts_bulk_create(*, actor: User, items: Sequence[dict[str, Any]]) -> list[P
     tags_ensure(sorted({name for _, names in built for name in names}))
     Post.tags.through.objects.bulk_create(
         [Post.tags.through(post_id=post.pk, tag_id=name) for post, names in built for name in names]
+    )
+    PostAttachment.objects.bulk_create(
+        [
+            PostAttachment(post_id=post.pk, upload_id=upload.pk, position=position)
+            for post, _ in built
+            for position, upload in enumerate(post.attachment_list)
+        ]
     )
     post_created(built, actor=actor)
     return posts

@@ -12,7 +12,7 @@ from accounts.models import User
 from audits.services import AuditEvent, audit_changes, audit_record_write, audit_records_write
 from content import read_cache
 from content.models import Post, PostStatus
-from content.representations import post_representation
+from content.representations import post_attachments, post_representation
 from content.services.common import (
     after_commit,
     broadcast_after_commit,
@@ -22,8 +22,9 @@ from content.services.common import (
     tags_ensure,
     validate_model,
 )
+from content.services.uploads import attachments_clean, attachments_set
 
-EDITABLE_FIELDS = ("title", "body", "status", "tags")
+EDITABLE_FIELDS = ("title", "body", "status", "tags", "attachments")
 TARGET = "post"
 
 
@@ -34,6 +35,7 @@ def post_snapshot(post: Post, tags: list[str] | None = None) -> dict[str, Any]:
         "body": post.body,
         "status": post.status,
         "tags": tags if tags is not None else sorted(t.name for t in post.tags.all()),
+        "attachments": [str(upload.pk) for upload in post_attachments(post)],
         "published_at": post.published_at,
     }
 
@@ -75,18 +77,23 @@ def post_create(
     body: str = "",
     status: str = PostStatus.DRAFT,
     tags: list[str] | None = None,
+    attachments: list[Any] | None = None,
 ) -> Post:
+    """A post by `actor`; `attachments` are ids of the actor's own uploads (at most 10)."""
     names = tag_names_clean(tags or [])
     post = post_build(actor=actor, title=title, body=body, status=status)
+    uploads = attachments_clean(actor=actor, upload_ids=attachments or [])
     post.save()
     post.tags.set(tags_ensure(names))
+    attachments_set(post, uploads, replace=False)
     post_created([(post, names)], actor=actor)
     return post
 
 
 @transaction.atomic
 def post_update(*, actor: User, post: Post, **fields: Any) -> Post:
-    """Change any of title, body, status and tags. Publishing stamps `published_at` once."""
+    """Change any of title, body, status, tags and attachments (ids of the actor's own uploads,
+    or of those the post already shows). Publishing stamps `published_at` once."""
     require_owner_or_admin(actor, post.author_id)
     post = Post.objects.select_for_update().get(pk=post.pk)
     post, event = post_apply(actor=actor, post=post, fields=fields)
@@ -107,8 +114,12 @@ def post_apply(
     if unknown:
         raise ValueError(f"Not editable: {sorted(unknown)}")
     fields = dict(fields)
+    post.attachment_list = post_attachments(post)
     before = post_snapshot(post)
     names = tag_names_clean(fields.pop("tags")) if "tags" in fields else None
+    uploads = None
+    if "attachments" in fields:
+        uploads = attachments_clean(actor=actor, upload_ids=fields.pop("attachments"), post=post)
     for name, value in fields.items():
         setattr(post, name, value)
     newly_published = False
@@ -119,6 +130,8 @@ def post_apply(
     post.save()
     if names is not None:
         post.tags.set(tags_ensure(names))
+    if uploads is not None and uploads != post.attachment_list:
+        attachments_set(post, uploads)
     _after_post_write(post, newly_published=newly_published)
     changes = audit_changes(before, post_snapshot(post, names))
     if not changes:

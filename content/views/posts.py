@@ -42,6 +42,7 @@ from content.serializers import (
     PostBulkOutputSerializer,
     PostBulkUpdateInputSerializer,
     PostBulkUpdateItemSerializer,
+    PostExportItemOutputSerializer,
     PostInputSerializer,
     PostOutputSerializer,
     PostStatsOutputSerializer,
@@ -155,7 +156,7 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
 
     def _list_page_data(self) -> dict[str, Any]:
         queryset = self.filter_queryset(self.get_queryset())
-        page = selectors.tag_names_attach(self.paginate_queryset(queryset))
+        page = selectors.post_relations_attach(self.paginate_queryset(queryset))
         return self.get_paginated_response([post_representation(p) for p in page]).data
 
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -241,7 +242,9 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
         else:
             posts = services.posts_bulk_update(actor=request.user, items=items)
         ids = [post.pk for post in posts]
-        fresh = Post.objects.filter(pk__in=ids).select_related("author").prefetch_related("tags")
+        fresh = selectors.post_relations_attach(
+            list(Post.objects.filter(pk__in=ids).select_related("author"))
+        )
         by_id = {post.pk: post for post in fresh}
         results = [post_representation(by_id[post_id]) for post_id in ids]
         code = status.HTTP_201_CREATED if creating else status.HTTP_200_OK
@@ -268,12 +271,13 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
         summary="Download the filtered list (CSV, JSON or XLSX)",
         description=(
             "Takes every list filter and `ordering`. Streamed; only what the caller may read. "
+            "JSON items are the list's posts without their attachments. "
             "Cells starting with = + - @, tab or CR are prefixed with `'`."
         ),
         parameters=[ExportQuerySerializer],
         responses={
             (200, "text/csv"): bytes,
-            (200, "application/json"): PostOutputSerializer(many=True),
+            (200, "application/json"): PostExportItemOutputSerializer(many=True),
             (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): bytes,
             **error_responses(400),
         },

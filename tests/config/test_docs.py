@@ -139,7 +139,7 @@ def test_the_idempotency_key_is_documented_with_its_real_constraints(
     assert "Idempotency-Key" in operation["responses"]["400"]["description"]
 
 
-def test_only_json_bodies_are_documented_but_the_oauth2_token_form(
+def test_only_json_bodies_are_documented_but_the_oauth2_token_form_and_the_upload(
     api_client: APIClient,
 ) -> None:
     schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
@@ -154,4 +154,5 @@ def test_only_json_bodies_are_documented_but_the_oauth2_token_form(
         "application/json",
         "application/x-www-form-urlencoded",
     }
+    assert media_types.pop(("/api/v1/uploads", "post")) == {"multipart/form-data"}
     assert set().union(*media_types.values()) == {"application/json"}

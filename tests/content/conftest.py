@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,3 +50,11 @@ def admin_client(admin: Any) -> APIClient:
 @pytest.fixture
 def guest_client(db: None) -> APIClient:
     return client_for(GuestFactory())
+
+
+@pytest.fixture
+def upload_storage(settings: Any, tmp_path: Path) -> Path:
+    """Stored files and partial uploads in directories of the test's own; the media root."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.UPLOAD_PARTIAL_DIR = tmp_path / "partial"
+    return settings.MEDIA_ROOT

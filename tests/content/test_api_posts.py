@@ -56,7 +56,7 @@ def test_post_shape_matches_the_contract(api_client: APIClient) -> None:
     body = api_client.get(f"{URL}/{post.pk}/").json()
 
     assert set(body) == {
-        "id", "title", "body", "status", "tags", "author", "comment_count",
+        "id", "title", "body", "status", "tags", "attachments", "author", "comment_count",
         "created_at", "updated_at", "published_at",
     }  # fmt: skip
     assert body["tags"] == ["köln", "python"]
@@ -251,8 +251,8 @@ def test_list_query_count_does_not_grow_with_page_size(
         CommentFactory(post=PostFactory(tags=["a", "b"]))
 
     for limit in (2, 10):
-        # count, page, tags
-        with django_assert_num_queries(3):
+        # count, page, tags, attachments
+        with django_assert_num_queries(4):
             response = api_client.get(URL, {"limit": limit, "status": "published"})
         assert len(response.json()["results"]) == limit
 
@@ -264,7 +264,8 @@ def test_authenticated_list_query_count_does_not_grow_with_page_size(
         PostFactory(tags=["a"])
 
     for limit in (2, 10):
-        # user with session, public count (cached after the first), own drafts, page, tags
-        with django_assert_num_queries(5 if limit == 2 else 4):
+        # user with session, public count (cached after the first), own drafts, page, tags,
+        # attachments
+        with django_assert_num_queries(6 if limit == 2 else 5):
             response = author_client.get(URL, {"limit": limit})
         assert len(response.json()["results"]) == limit
