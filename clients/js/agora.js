@@ -20,7 +20,7 @@ const DEFAULTS = {
   stableAfterMs: 10_000,
   uploadChunkBytes: 256 * 1024,
   uploadWindow: 4,
-  uploadMinChunkIntervalMs: 50,
+  uploadMinChunkIntervalMs: 60,
 };
 const SEEN_EVENT_IDS = 5_000;
 const STOP_CODES = new Set([4400, 4403]);
@@ -28,7 +28,11 @@ const UNAUTHENTICATED = 4401;
 
 /** An error answered by the API (REST envelope or WebSocket `error` frame), or by the SDK. */
 export class AgoraError extends Error {
-  constructor(code, message, { status = null, details = null, requestId = null, frame = null } = {}) {
+  constructor(
+    code,
+    message,
+    { status = null, details = null, requestId = null, frame = null } = {},
+  ) {
     super(message || code);
     this.name = "AgoraError";
     this.code = code;
@@ -79,7 +83,12 @@ function unref(timer) {
 
 /** An answer that retrying cannot change (a 4xx but 429), as opposed to an outage. */
 function refused(error) {
-  return error instanceof AgoraError && error.status !== null && error.status < 500 && error.status !== 429;
+  return (
+    error instanceof AgoraError &&
+    error.status !== null &&
+    error.status < 500 &&
+    error.status !== 429
+  );
 }
 
 function sleep(ms) {
@@ -89,10 +98,15 @@ function sleep(ms) {
 async function toBytes(data) {
   if (data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (ArrayBuffer.isView(data))
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   if (typeof data === "string") return new TextEncoder().encode(data);
-  if (data && typeof data.arrayBuffer === "function") return new Uint8Array(await data.arrayBuffer());
-  throw new AgoraError("invalid", "upload() takes a Blob, File, ArrayBuffer, typed array or string.");
+  if (data && typeof data.arrayBuffer === "function")
+    return new Uint8Array(await data.arrayBuffer());
+  throw new AgoraError(
+    "invalid",
+    "upload() takes a Blob, File, ArrayBuffer, typed array or string.",
+  );
 }
 
 /** A tiny listener registry: `on` returns the function that removes the listener. */
@@ -157,7 +171,7 @@ export class AgoraClient {
     this._opened = null;
 
     this._pending = new Map(); // msg_id -> {frame, resolve, reject, timer, replay, sent}
-    this._rooms = new Map(); // room -> {handlers: Set, ready: deferred, acked: bool}
+    this._rooms = new Map(); // room -> {ready: deferred, acked: subscribed once already}
     this._lastEventId = new Map(); // room -> last event id seen
     this._newestEventId = "";
     this._seen = new Set();
@@ -212,7 +226,8 @@ export class AgoraClient {
     try {
       await this.refresh();
     } catch (error) {
-      if (!refused(error)) this._refreshTimer = unref(setTimeout(() => this._refreshAhead(), 5_000));
+      if (!refused(error))
+        this._refreshTimer = unref(setTimeout(() => this._refreshAhead(), 5_000));
     }
   }
 
@@ -223,7 +238,9 @@ export class AgoraClient {
   refresh() {
     if (this._refreshing) return this._refreshing;
     if (!this.refreshToken) {
-      return Promise.reject(new AgoraError("not_authenticated", "No refresh token.", { status: 401 }));
+      return Promise.reject(
+        new AgoraError("not_authenticated", "No refresh token.", { status: 401 }),
+      );
     }
     this._refreshing = (async () => {
       try {
@@ -319,11 +336,15 @@ export class AgoraClient {
     }
     if (!response.ok) {
       const error = (payload && payload.error) || {};
-      throw new AgoraError(error.code || `http_${response.status}`, error.message || response.statusText, {
-        status: response.status,
-        details: error.details || null,
-        requestId: error.request_id || response.headers.get("X-Request-ID"),
-      });
+      throw new AgoraError(
+        error.code || `http_${response.status}`,
+        error.message || response.statusText,
+        {
+          status: response.status,
+          details: error.details || null,
+          requestId: error.request_id || response.headers.get("X-Request-ID"),
+        },
+      );
     }
     return payload;
   }
@@ -389,7 +410,9 @@ export class AgoraClient {
   async _open() {
     this._reconnectTimer = null;
     if (!this._wanted) return;
-    this._setStatus(this._attempt === 0 ? "connecting" : "reconnecting", { attempt: this._attempt });
+    this._setStatus(this._attempt === 0 ? "connecting" : "reconnecting", {
+      attempt: this._attempt,
+    });
     let ticket;
     try {
       ticket = await this.wsTicket();
@@ -400,7 +423,7 @@ export class AgoraClient {
       return;
     }
     if (!this._wanted) return;
-    const url = new URL("/ws/v1/", this.baseUrl);
+    const url = new URL(`${this.baseUrl}/ws/v1/`);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     url.searchParams.set("ticket", ticket);
     let ws;
@@ -445,7 +468,10 @@ export class AgoraClient {
   _heartbeat() {
     const ws = this._ws;
     if (!ws || ws.readyState !== 1) return;
-    if (Date.now() - this._lastReceived > this.options.pingIntervalMs + this.options.pongTimeoutMs) {
+    if (
+      Date.now() - this._lastReceived >
+      this.options.pingIntervalMs + this.options.pongTimeoutMs
+    ) {
       // Nothing came back, not even our last ping's pong: the network is gone.
       this._detach(ws);
       this._onClose(1006, "no pong");
@@ -582,7 +608,9 @@ export class AgoraClient {
     entry.timer = setTimeout(() => {
       if (this._pending.get(msgId) !== entry) return;
       this._pending.delete(msgId);
-      entry.reject(new AgoraError("timeout", `No answer to ${entry.frame.type} within ${entry.timeout} ms.`));
+      entry.reject(
+        new AgoraError("timeout", `No answer to ${entry.frame.type} within ${entry.timeout} ms.`),
+      );
     }, entry.timeout);
   }
 
@@ -650,7 +678,8 @@ export class AgoraClient {
     if (this._seen.has(frame.id)) return;
     this._seen.add(frame.id);
     if (this._seen.size > SEEN_EVENT_IDS) this._seen.delete(this._seen.values().next().value);
-    if (frame.id > (this._lastEventId.get(frame.room) || "")) this._lastEventId.set(frame.room, frame.id);
+    if (frame.id > (this._lastEventId.get(frame.room) || ""))
+      this._lastEventId.set(frame.room, frame.id);
     if (frame.id > this._newestEventId) this._newestEventId = frame.id;
     this._roomEvents.emit(frame.room, frame);
     this._events.emit(frame.event, frame.data, frame);
@@ -805,16 +834,22 @@ export class AgoraClient {
    */
   async upload(data, { name, contentType, onProgress, uploadId, signal } = {}) {
     const bytes = await toBytes(data);
-    const sha256 = await sha256Hex(bytes);
-    const fileName = name || data?.name || "upload";
-    const type = contentType || data?.type || "application/octet-stream";
-    const begin = { type: "upload.begin", name: fileName, size: bytes.byteLength, content_type: type, sha256 };
+    if (bytes.byteLength === 0)
+      throw new AgoraError("invalid", "An upload needs at least one byte.");
+    const begin = {
+      type: "upload.begin",
+      name: name || data?.name || "upload",
+      size: bytes.byteLength,
+      content_type: contentType || data?.type || "application/octet-stream",
+      sha256: await sha256Hex(bytes),
+    };
     const state = new UploadState(this, bytes, onProgress);
     this._uploadStates.add(state);
+    const abort = () => state.fail(new AgoraError("aborted", "Upload aborted."));
+    signal?.addEventListener("abort", abort);
+    if (signal?.aborted) abort();
     try {
-      let received = 0;
       for (;;) {
-        if (signal?.aborted) throw new AgoraError("aborted", "Upload aborted.");
         if (state.failed) throw state.failed;
         if (state.done) return state.done;
         if (this.state !== "open") {
@@ -822,24 +857,26 @@ export class AgoraClient {
           await state.sleep();
           continue;
         }
+        if (uploadId) this._uploads.set(uploadId, state);
         let ack;
         try {
-          ack = await this.send(uploadId ? { ...begin, upload_id: uploadId } : begin, { replay: false });
+          // A new msg_id each time: this asks where the upload stands now.
+          ack = await this.send(uploadId ? { ...begin, upload_id: uploadId } : begin, {
+            replay: false,
+          });
         } catch (error) {
-          if (error.code === "disconnected" || error.code === "timeout" || error.code === "offline") continue;
+          if (["disconnected", "timeout", "offline"].includes(error.code)) continue;
           throw error;
         }
-        if (!uploadId) {
-          uploadId = ack.upload_id;
-          this._uploads.set(uploadId, state);
-        }
-        received = ack.received ?? 0;
-        state.received = received;
-        state.progress(received);
-        const finished = await state.pump(uploadId, received);
+        uploadId = ack.upload_id;
+        this._uploads.set(uploadId, state);
+        state.received = ack.received ?? 0;
+        state.progress(state.received);
+        const finished = await state.pump(uploadId, state.received);
         if (finished) return finished;
       }
     } finally {
+      signal?.removeEventListener("abort", abort);
       this._uploadStates.delete(state);
       if (uploadId) this._uploads.delete(uploadId);
     }

@@ -61,6 +61,7 @@ def run_node_tests(base_url: str, usernames: list[str], files: list[Path]) -> st
         timeout=NODE_TIMEOUT_SECONDS,
     )
     output = result.stdout + result.stderr
+    print(output)  # the spec report, with -s
     assert result.returncode == 0, output
     return output
 

@@ -2,7 +2,15 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { AgoraClient, AgoraError } from "../agora.js";
-import { PASSWORD, USERS, client, recorder, signedIn, trackedWebSocket, waitFor } from "./helpers.mjs";
+import {
+  PASSWORD,
+  USERS,
+  client,
+  recorder,
+  signedIn,
+  trackedWebSocket,
+  waitFor,
+} from "./helpers.mjs";
 
 const [ALICE, , CAROL, DAVE] = USERS;
 
@@ -74,7 +82,9 @@ test("each connect uses a new single-use ticket", async (t) => {
   assert.doesNotMatch(firstUrl, /token=/);
 
   WebSocket.sockets[0].fakeServerClose(1012);
-  await waitFor(() => WebSocket.sockets.length === 2 && agora.state === "open", { what: "reconnect" });
+  await waitFor(() => WebSocket.sockets.length === 2 && agora.state === "open", {
+    what: "reconnect",
+  });
   const tickets = paths.filter((path) => path.startsWith("/api/v1/auth/ws-ticket"));
   assert.equal(tickets.length, 2);
   assert.notEqual(WebSocket.sockets[1].url, firstUrl);
@@ -92,7 +102,9 @@ test("4401: refresh, then reconnect", async (t) => {
   await agora.connect();
   const refreshToken = agora.refreshToken;
   WebSocket.sockets[0].fakeServerClose(4401);
-  await waitFor(() => WebSocket.sockets.length === 2 && agora.state === "open", { what: "reconnect" });
+  await waitFor(() => WebSocket.sockets.length === 2 && agora.state === "open", {
+    what: "reconnect",
+  });
   assert.notEqual(agora.refreshToken, refreshToken);
 });
 
@@ -123,20 +135,29 @@ test("4403 and 4400 stop; 1013 and 4429 reconnect", async (t) => {
     const agora = await signedIn(t, DAVE, { WebSocket });
     await agora.connect();
     WebSocket.sockets[0].fakeServerClose(code);
-    await waitFor(() => agora.state === expected && WebSocket.sockets.length === (expected === "open" ? 2 : 1), {
-      what: `${expected} after ${code}`,
-    });
+    await waitFor(
+      () => agora.state === expected && WebSocket.sockets.length === (expected === "open" ? 2 : 1),
+      {
+        what: `${expected} after ${code}`,
+      },
+    );
     agora.close();
   }
 });
 
 test("a server that is not there: connect keeps retrying with backoff until closed", async () => {
-  const agora = new AgoraClient({ baseUrl: "http://127.0.0.1:9", backoffBaseMs: 10, backoffMaxMs: 40 });
+  const agora = new AgoraClient({
+    baseUrl: "http://127.0.0.1:9",
+    backoffBaseMs: 10,
+    backoffMaxMs: 40,
+  });
   agora.setTokens({ access_token: "a", refresh_token: "r" });
   const statuses = recorder();
   agora.onStatus(statuses);
   const connected = agora.connect();
-  await waitFor(() => statuses.calls.filter(([s]) => s === "reconnecting").length >= 6, { what: "retries" });
+  await waitFor(() => statuses.calls.filter(([s]) => s === "reconnecting").length >= 6, {
+    what: "retries",
+  });
   agora.close();
   await assert.rejects(connected, { code: "closed" });
   assert.equal(agora.state, "closed");

@@ -10,7 +10,9 @@ export const USERS = (process.env.AGORA_USERS || "").split(",").filter(Boolean);
 export const PASSWORD = process.env.AGORA_PASSWORD;
 
 if (!BASE_URL || USERS.length < 4 || !PASSWORD) {
-  throw new Error("Run through tests/clients/test_js_sdk.py (AGORA_URL, AGORA_USERS, AGORA_PASSWORD).");
+  throw new Error(
+    "Run through tests/clients/test_js_sdk.py (AGORA_URL, AGORA_USERS, AGORA_PASSWORD).",
+  );
 }
 
 /** A client with fast backoff, for tests; `close()` it (or use `track`). */
@@ -126,7 +128,13 @@ export function trackedWebSocket() {
   class Tracked extends WebSocket {
     constructor(...args) {
       super(...args);
+      this.binary = [];
       sockets.push(this);
+    }
+
+    send(data) {
+      if (typeof data !== "string") this.binary.push(data);
+      super.send(data);
     }
 
     /** As if the server closed with `code`: the real socket goes, the SDK sees `code`. */

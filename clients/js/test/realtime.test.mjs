@@ -29,7 +29,9 @@ test("subscribe: comment events from REST, by room handler and by event name", a
   assert.equal(ack.room, room);
 
   const created = await comment(bob, post.id, "Grüße über den Socket");
-  await waitFor(() => inRoom.calls.length === 1 && byName.calls.length === 1, { what: "the event" });
+  await waitFor(() => inRoom.calls.length === 1 && byName.calls.length === 1, {
+    what: "the event",
+  });
   const [frame] = inRoom.calls[0];
   assert.equal(frame.event, "comment.created");
   assert.equal(frame.data.id, created.id);
@@ -52,13 +54,17 @@ test("the feed room gets post.published", async (t) => {
   alice.on("post.published", published);
   await alice.subscribe("feed");
   const post = await publishedPost(bob, "Fresh in the feed");
-  await waitFor(() => published.calls.some(([data]) => data.id === post.id), { what: "post.published" });
+  await waitFor(() => published.calls.some(([data]) => data.id === post.id), {
+    what: "post.published",
+  });
 });
 
 test("a room the user may not join is refused with forbidden", async (t) => {
   const alice = await signedIn(t, ALICE);
   await alice.connect();
-  await assert.rejects(alice.subscribe("post:0190a1b2-0000-7000-8000-000000000000"), { code: "forbidden" });
+  await assert.rejects(alice.subscribe("post:0190a1b2-0000-7000-8000-000000000000"), {
+    code: "forbidden",
+  });
   assert.deepEqual(alice.rooms, []);
 });
 
@@ -170,7 +176,7 @@ test("offline queue: frames wait for the reconnect, bounded", async (t) => {
   );
 });
 
-test("a frame whose ack was lost is re-sent with its msg_id and acked as a duplicate", async (t) => {
+test("a frame whose ack was lost is re-sent with its msg_id: acked as a duplicate", async (t) => {
   const proxy = await new Proxy().start();
   t.after(() => proxy.stop());
   const alice = await signedIn(t, ALICE, { baseUrl: proxy.url });
@@ -185,7 +191,7 @@ test("a frame whose ack was lost is re-sent with its msg_id and acked as a dupli
   assert.equal(ack.duplicate, true);
 });
 
-test("reconnect after the server drops the socket: resubscribed, missed events replayed once", async (t) => {
+test("after a dropped socket: resubscribed, missed events replayed once", async (t) => {
   const proxy = await new Proxy().start();
   t.after(() => proxy.stop());
   const alice = await signedIn(t, ALICE, { baseUrl: proxy.url });
@@ -234,7 +240,9 @@ test("events already seen are not handled twice when replayed", async (t) => {
   // replays the second one, which the client has seen and drops.
   alice._lastEventId.set(room, events.calls[0][0].id);
   proxy.drop();
-  await waitFor(() => alice.state === "open" && alice.presence(room).size === 1, { what: "the reconnect" });
+  await waitFor(() => alice.state === "open" && alice.presence(room).size === 1, {
+    what: "the reconnect",
+  });
   await comment(bob, post.id, "three");
   await waitFor(() => events.calls.length === 3, { what: "the third event" });
   assert.deepEqual(
