@@ -4,9 +4,13 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.live import live_server
+
+# Playwright's 5 s for an expectation is short on two cores shared with the server (ReDoc
+# alone takes seconds to lay out the schema): 20 s, as the old --virtual-time-budget.
+expect.set_options(timeout=20_000)
 
 # Every host but 127.0.0.1 unresolvable: the pages must work with no network.
 OFFLINE_ARGS = [

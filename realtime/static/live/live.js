@@ -25,7 +25,10 @@ const CONNECTION_TEXT = {
 
 agora.onStatus((status) => {
   $("connection").textContent = CONNECTION_TEXT[status] || status;
-  if (status === "stopped") showSignIn("Your session ended; please sign in again.");
+  if (status === "stopped") {
+    closePost();
+    showSignIn("Your session ended; please sign in again.");
+  }
 });
 
 agora.onGap((room) => {
@@ -138,16 +141,25 @@ async function openPost(postId) {
   $("feed-section").hidden = true;
   $("post-section").hidden = false;
 
-  agora.onPresence(room, renderPresence);
-  agora.onTyping(room, renderTyping);
-  await agora.subscribe(room, onRoomEvent);
-  const post = await agora.get(`/api/v1/posts/${postId}/`);
-  if (room !== openRoom) return;
-  $("post-title").textContent = post.title;
-  $("post-meta").textContent = `by ${post.author.username}, ${when(post.published_at)}`;
-  $("post-body").textContent = post.body;
-  await loadComments(postId);
-  $("comment-body").focus();
+  $("post-title").textContent = "";
+  $("post-meta").textContent = "Loading…";
+  $("post-body").textContent = "";
+
+  try {
+    agora.onPresence(room, renderPresence);
+    agora.onTyping(room, renderTyping);
+    await agora.subscribe(room, onRoomEvent);
+    const post = await agora.get(`/api/v1/posts/${postId}/`);
+    if (room !== openRoom) return;
+    $("post-title").textContent = post.title;
+    $("post-meta").textContent = `by ${post.author.username}, ${when(post.published_at)}`;
+    $("post-body").textContent = post.body;
+    await loadComments(postId);
+    $("comment-body").focus();
+  } catch (error) {
+    if (room === openRoom)
+      $("post-meta").textContent = `Could not open this post: ${error.message}`;
+  }
 }
 
 async function closePost() {
