@@ -11,7 +11,13 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.factories import PASSWORD, UserFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.live_server]
+# All transactional, though only one test writes: pytest-django runs database tests first and
+# the others last, which would split the module and start its server and browser twice.
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.live_server,
+    pytest.mark.django_db(transaction=True),
+]
 
 
 @pytest.fixture
@@ -41,7 +47,6 @@ def test_redoc_renders_the_api_offline(live_url: str, tab: Page) -> None:
     assert "/api/v1/demo/jobs" in dom
 
 
-@pytest.mark.django_db(transaction=True)
 def test_swagger_authorize_button_logs_in_with_the_password_flow(live_url: str, tab: Page) -> None:
     member = UserFactory(username="swagger-müller")
 
