@@ -192,7 +192,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         try:
             await operation
         except Exception:  # noqa: BLE001 - whatever failed, the process's beat cleans up
-            logger.warning("realtime cleanup failed; the process's heartbeat will retire it")
+            logger.warning(
+                "realtime cleanup failed; the process's heartbeat will retire it", exc_info=True
+            )
 
     # -- sending -----------------------------------------------------------------------------
     def push(self, frame: str) -> None:
