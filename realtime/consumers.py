@@ -21,6 +21,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.utils import await_many_dispatch
 from django.conf import settings
 
+from config.core.errors import DomainError
 from config.http.logs import redact_query
 from realtime import protocol
 from realtime.access import may_join
@@ -29,6 +30,8 @@ from realtime.backends.base import ALL_SESSIONS, TYPING, fanout_message
 from realtime.hub import Hub, current_hub, presence_frame
 from realtime.origins import handshake_origin, origin_allowed
 from realtime.rooms import has_presence, is_room, user_room
+from realtime.selectors import unread_notifications
+from realtime.uploads import UploadChunk, upload_begin, upload_chunk
 
 logger = logging.getLogger("agora.realtime")
 
@@ -114,6 +117,28 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._writer = asyncio.create_task(self._write())
         self._close_when_expired()
         self._log("ws.connected", user=self.user_id, auth=self._auth_method())
+        await self._deliver_unread_notifications()
+
+    async def _deliver_unread_notifications(self) -> None:
+        """Missed while offline: the unread ones, as the events they were (the room was
+        joined first, so one created meanwhile may come twice: clients key them by id)."""
+        room = user_room(self.user_id)
+        try:
+            unread = await database_sync_to_async(unread_notifications)(user_id=self.user_id)
+        except Exception:  # noqa: BLE001 - the connection works without them
+            logger.warning("unread notifications unavailable for user %s", self.user_id)
+            return
+        for notification in unread:
+            self._send_frame(
+                {
+                    "type": "event",
+                    "id": notification["id"],
+                    "room": room,
+                    "event": "notification",
+                    "data": notification,
+                    "request_id": None,
+                }
+            )
 
     async def _register(self) -> tuple[int, dict[str, Any]] | None:
         try:
@@ -241,7 +266,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 self.push(protocol.error_frame("rate_limited", "Too many frames; slow down."))
             return
         if text_data is None:
-            self._refuse_frame("Binary frames carry uploads, which this connection has none of.")
+            await self._on_upload_chunk(bytes_data or b"")
             return
         try:
             content = json.loads(text_data)
@@ -355,12 +380,56 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             await self._replay(room, since)
         return {"rooms": rooms}
 
+    async def _on_upload_begin(self, content: dict[str, Any]) -> dict[str, Any]:
+        try:
+            progress = await database_sync_to_async(upload_begin)(self.user, content)
+        except DomainError as error:
+            raise FrameError(error.code, error.message, **_details(error)) from None
+        if progress.upload is not None:
+            self._send_frame({"type": "upload.done", "upload": progress.upload})
+        return {"upload_id": progress.upload_id, "received": progress.received}
+
+    async def _on_upload_chunk(self, frame: bytes) -> None:
+        chunk = UploadChunk.parse(frame)
+        if chunk is None:
+            self.push(
+                protocol.error_frame(
+                    "bad_frame", "A chunk is a 16-byte upload id, an 8-byte offset, then data."
+                )
+            )
+            return
+        try:
+            progress = await database_sync_to_async(upload_chunk)(self.user, chunk)
+        except DomainError as error:
+            self.push(
+                protocol.error_frame(
+                    error.code, error.message, upload_id=chunk.upload_id, **_details(error)
+                )
+            )
+            return
+        except Exception:
+            logger.exception("upload chunk failed")
+            self.push(
+                protocol.error_frame(
+                    "service_unavailable",
+                    "Temporarily unavailable; resume the upload.",
+                    upload_id=chunk.upload_id,
+                )
+            )
+            return
+        self._send_frame(
+            {"type": "upload.progress", "upload_id": chunk.upload_id, "received": progress.received}
+        )
+        if progress.upload is not None:
+            self._send_frame({"type": "upload.done", "upload": progress.upload})
+
     HANDLERS = {
         "ping": _on_ping,
         "subscribe": _on_subscribe,
         "unsubscribe": _on_unsubscribe,
         "typing": _on_typing,
         "resume": _on_resume,
+        "upload.begin": _on_upload_begin,
     }
 
     # -- rooms -------------------------------------------------------------------------------
@@ -425,6 +494,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if query:
             fields["query"] = query
         logger.info("%s %s", event, self.scope.get("path"), extra=fields)
+
+
+def _details(error: DomainError) -> dict[str, Any]:
+    return {"details": error.details} if error.details else {}
 
 
 def _valid_msg_id(value: Any) -> bool:

@@ -231,9 +231,7 @@ class RedisBackend(RealtimeBackend):
                 delay = 0.1
                 task = asyncio.current_task()
                 while True:
-                    message = await pubsub.get_message(
-                        timeout=5.0, ignore_subscribe_messages=True
-                    )
+                    message = await pubsub.get_message(timeout=5.0, ignore_subscribe_messages=True)
                     if task is not None and task.cancelling():
                         # redis-py may swallow a cancellation that lands inside its read.
                         raise asyncio.CancelledError

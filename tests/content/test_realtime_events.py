@@ -2,49 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import time
 from typing import Any
 
 import pytest
-from asgiref.sync import async_to_sync
 from rest_framework.test import APIClient
-from uuid_utils.compat import uuid7
 
-from realtime.backends import backend
 from tests.content.factories import CommentFactory, PostFactory
+from tests.realtime.helpers import RoomLog
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-class Listener:
-    """Reads a room's log, where `broadcast` appends every event it fans out."""
-
-    def __init__(self, room: str) -> None:
-        self.room = room
-        self.since = str(uuid7())
-
-    def _published(self) -> list[dict[str, Any]]:
-        replay = async_to_sync(backend().replay)(self.room, self.since)
-        return [json.loads(frame) for _, frame in replay.frames]
-
-    def next(self) -> dict[str, Any]:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            if published := self._published():
-                self.since = published[0]["id"]
-                return published[0]
-            time.sleep(0.02)
-        raise TimeoutError(f"nothing published to {self.room}")
-
-    def assert_nothing_more(self) -> None:
-        time.sleep(0.3)
-        assert self._published() == []
-
-
 @pytest.fixture
 def listen() -> Any:
-    return Listener
+    return RoomLog
 
 
 def test_new_comment_reaches_the_post_room(author_client: APIClient, listen: Any) -> None:
@@ -91,7 +62,7 @@ def test_publishing_reaches_the_feed_once(
     message = feed.next()
     assert message["event"] == "post.published"
     assert message["data"]["id"] == created["id"]
-    feed.assert_nothing_more()
+    assert feed.nothing()
 
 
 def test_a_refused_write_announces_nothing(other_client: APIClient, listen: Any) -> None:
@@ -100,4 +71,4 @@ def test_a_refused_write_announces_nothing(other_client: APIClient, listen: Any)
 
     assert other_client.delete(f"/api/v1/comments/{comment.pk}").status_code == 403
 
-    room.assert_nothing_more()
+    assert room.nothing()

@@ -1,17 +1,14 @@
-"""Notifications for the tests: a factory, bearer-token clients and a room listener."""
+"""Notifications for the tests: a factory and bearer-token clients."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
 import factory
-from channels.layers import get_channel_layer
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from realtime.broadcast import room_group
 from realtime.models import Notification, NotificationKind
 from tests.factories import UserFactory, bearer
 
@@ -54,38 +51,3 @@ def client_for(user: Any) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=bearer(user))
     return client
-
-
-class RoomListener:
-    """A channel-layer member of one room, as a consumer would be.
-
-    Every call runs on the listener's own event loop: channels-redis binds a channel's
-    receive buffer to the loop that first read it, so a read that timed out on one
-    `async_to_sync` loop would break the next read on another.
-    """
-
-    def __init__(self, room: str) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.layer = get_channel_layer()
-        self.group = room_group(room)
-        self.channel = self.loop.run_until_complete(self.layer.new_channel())
-        self.loop.run_until_complete(self.layer.group_add(self.group, self.channel))
-
-    def next(self, timeout: float = 5) -> dict[str, Any]:
-        return self.loop.run_until_complete(
-            asyncio.wait_for(self.layer.receive(self.channel), timeout=timeout)
-        )
-
-    def nothing(self, timeout: float = 0.5) -> bool:
-        """True when no message arrives within `timeout` seconds."""
-        try:
-            self.next(timeout)
-        except TimeoutError:
-            return True
-        return False
-
-    def close(self) -> None:
-        try:
-            self.loop.run_until_complete(self.layer.group_discard(self.group, self.channel))
-        finally:
-            self.loop.close()

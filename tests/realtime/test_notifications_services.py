@@ -26,7 +26,8 @@ from realtime.services import (
 )
 from tasks.tasks import notifications_purge_task
 from tests.factories import UserFactory
-from tests.realtime.notifications import NotificationFactory, RoomListener, created_days_ago
+from tests.realtime.helpers import RoomLog
+from tests.realtime.notifications import NotificationFactory, created_days_ago
 
 pytestmark = pytest.mark.django_db
 
@@ -35,10 +36,10 @@ JOB_DATA = {"job": {"id": "0193a000-0000-7000-8000-0000000000aa", "kind": "expor
 
 @pytest.fixture
 def listen() -> Iterator[Any]:
-    listeners: list[RoomListener] = []
+    listeners: list[RoomLog] = []
 
-    def start(room: str) -> RoomListener:
-        listeners.append(RoomListener(room))
+    def start(room: str) -> RoomLog:
+        listeners.append(RoomLog(room))
         return listeners[-1]
 
     yield start
