@@ -426,13 +426,15 @@ async def test_an_upload_interrupted_midway_resumes_where_the_server_stands(
     client = await connect_as(member, base_url=proxied(proxy))
     data = _upload_body(6 * 256 * 1024 + 1000)
     progress: list[int] = []
-    begins: list[dict[str, Any]] = []
+    begins: list[tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]] = []
     request = client._request
 
     def recording_request(frame: dict[str, Any], **options: Any) -> Any:
+        """Spies on the client's frames of the current socket, to see its upload.begin."""
+        future = request(frame, **options)
         if frame["type"] == "upload.begin":
-            begins.append(dict(frame))
-        return request(frame, **options)
+            begins.append((dict(frame), future))
+        return future
 
     client._request = recording_request  # type: ignore[method-assign]
 
@@ -448,15 +450,18 @@ async def test_an_upload_interrupted_midway_resumes_where_the_server_stands(
     )
     content = await client.request_raw("GET", f"uploads/{upload['id']}/content")
 
+    [(first, first_ack), (again, again_ack)] = begins
     assert client.connections == 2
-    assert len(begins) == 2
-    assert "upload_id" not in begins[0]
-    assert begins[1]["upload_id"] == upload["id"]
+    assert "upload_id" not in first
+    assert (first_ack.result()["upload_id"], first_ack.result()["received"]) == (upload["id"], 0)
+    assert again["upload_id"] == upload["id"]
+    assert again_ack.result()["msg_id"] != first_ack.result()["msg_id"]
+    assert 2 * 256 * 1024 <= again_ack.result()["received"] < len(data)
+    assert progress == sorted(progress)
+    assert (progress[0], progress[-1]) == (0, len(data))
     assert upload["size"] == len(data)
     assert upload["sha256"] == hashlib.sha256(data).hexdigest()
     assert upload["kind"] == "document"
-    assert progress[-1] == len(data)
-    assert 0 < progress[0] < len(data)
     assert content.status == 200
     assert content.body == data
 

@@ -65,6 +65,10 @@ RETRY_SUBSCRIBE_SECONDS = 1.0
 MANAGED_TYPES = frozenset({"subscribe", "unsubscribe", "resume", "typing", "upload.begin"})
 TYPING_INTERVAL_SECONDS = 1.0
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+# A refused chunk makes an upload ask the server where it stands (`upload.begin` again), after
+# a pause that lets the answers to the chunks still in flight arrive; at most this often.
+MAX_UPLOAD_RESYNCS = 5
+RESYNC_PAUSE_SECONDS = 0.5
 
 _DEFAULT: Any = object()
 
@@ -405,18 +409,15 @@ class AgoraClient:
         """Wait until the socket is open (raises `ClientClosed` if the client stopped)."""
         if self._runner is None or self._connected is None:
             raise ClientClosed("not started: call connect()")
-        waiting = asyncio.ensure_future(self._connected.wait())
-        try:
-            done, _ = await asyncio.wait(
-                {waiting, self._runner}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-        finally:
-            waiting.cancel()
-        if self._connection is not None:
-            return
-        if not done:
-            raise TimeoutError("not connected in time")
-        raise self._closed_error()
+        async with asyncio.timeout(timeout):
+            while self._connection is None and not self._runner.done():
+                waiting = asyncio.ensure_future(self._connected.wait())
+                try:
+                    await asyncio.wait({waiting, self._runner}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiting.cancel()
+        if self._connection is None:
+            raise self._closed_error()
 
     def _closed_error(self) -> ClientClosed:
         if self.reason is not None:
@@ -608,7 +609,7 @@ class AgoraClient:
         key = str(msg_id)
         if key in self._pending:
             raise ValueError(f"msg_id {msg_id!r} is still waiting for its ack")
-        if self._stopping and self._runner is not None and self._runner.done():
+        if self._stopping:
             future.set_exception(self._closed_error())
             return future
         if len(self._pending) >= self.queue_limit:
@@ -913,17 +914,16 @@ class AgoraClient:
         if not 0 < chunk_size <= MAX_CHUNK_BYTES:
             raise ValueError(f"chunk_size must be 1..{MAX_CHUNK_BYTES}")
         data = await load_source(source)
-        size = len(data)
-        progress = UploadProgress(size)
+        progress = UploadProgress(len(data))
         begin: dict[str, Any] = {
             "type": "upload.begin",
             "name": name,
-            "size": size,
+            "size": len(data),
             "content_type": content_type,
             "sha256": sha256_hex(data),
         }
-        upload_id: str | None = None
-        reported = -1
+        sender = _ChunkSender(data, chunk_size, window, on_progress)
+        resyncs = 0
         try:
             while True:
                 await self.wait_connected()
@@ -931,45 +931,62 @@ class AgoraClient:
                 if connection is None:
                     continue
                 progress.lost = False
+                progress.error = None
                 try:
                     ack = await self._request(begin, timeout=timeout)
                 except ConnectionLost:
                     continue
                 except FrameError as error:
                     raise UploadError(error.code, error.message) from error
-                if upload_id is None:
-                    upload_id = str(ack["upload_id"])
-                    begin["upload_id"] = upload_id
-                    self._uploads[upload_id] = progress
+                if "upload_id" not in begin:
+                    begin["upload_id"] = str(ack["upload_id"])
+                    self._uploads[begin["upload_id"]] = progress
                 progress.received = int(ack.get("received", 0))
-                offset = progress.received
-                while progress.result is None:
-                    if progress.error is not None:
-                        raise UploadError(
-                            str(progress.error.get("code")), str(progress.error.get("message"))
-                        )
-                    if progress.lost or connection is not self._connection:
-                        break
-                    if on_progress is not None and progress.received != reported:
-                        reported = progress.received
-                        await _call(on_progress, progress.received, size)
-                    while offset < size and offset - progress.received < window * chunk_size:
-                        piece = data[offset : offset + chunk_size]
-                        connection.wire.put_nowait(chunk_frame(upload_id, offset, piece))
-                        offset += len(piece)
-                    if offset >= size and progress.received >= size and progress.result is None:
-                        return await self._finished_upload(upload_id, progress, timeout)
-                    try:
-                        await progress.wait(timeout)
-                    except TimeoutError as error:
-                        raise UploadError("timeout", "the server stopped answering") from error
-                if progress.result is not None:
-                    if on_progress is not None and reported != size:
-                        await _call(on_progress, size, size)
-                    return progress.result
+                result = await self._upload_on(
+                    connection, begin["upload_id"], progress, sender, timeout
+                )
+                if result is not None:
+                    await sender.report(len(data), len(data))
+                    return result
+                if not progress.lost:
+                    # A chunk the server could not take: ask where it stands and go on.
+                    resyncs += 1
+                    if resyncs > MAX_UPLOAD_RESYNCS:
+                        raise UploadError("resync", "the server kept refusing chunks")
+                    await asyncio.sleep(RESYNC_PAUSE_SECONDS)
         finally:
-            if upload_id is not None:
-                self._uploads.pop(upload_id, None)
+            if "upload_id" in begin:
+                self._uploads.pop(begin["upload_id"], None)
+
+    async def _upload_on(
+        self,
+        connection: _Connection,
+        upload_id: str,
+        progress: UploadProgress,
+        sender: _ChunkSender,
+        timeout: float,
+    ) -> dict[str, Any] | None:
+        """Send chunks on one socket from where the server stands: the Upload when done, None
+        when it must begin again (socket lost, or a chunk refused in passing)."""
+        offset = progress.received
+        while progress.result is None:
+            if progress.error is not None:
+                if not _resumable(progress.error):
+                    raise UploadError(
+                        str(progress.error.get("code")), str(progress.error.get("message"))
+                    )
+                return None
+            if progress.lost or connection is not self._connection:
+                return None
+            await sender.report(progress.received, progress.size)
+            offset = sender.send(connection, upload_id, offset, progress.received)
+            if offset >= progress.size and progress.received >= progress.size:
+                return await self._finished_upload(upload_id, progress, timeout)
+            try:
+                await progress.wait(timeout)
+            except TimeoutError as error:
+                raise UploadError("timeout", "the server stopped answering") from error
+        return progress.result
 
     async def _finished_upload(
         self, upload_id: str, progress: UploadProgress, timeout: float
@@ -978,9 +995,44 @@ class AgoraClient:
         moment for it, then read the Upload (its id is the upload id) over REST."""
         with contextlib.suppress(TimeoutError):
             await progress.wait(min(timeout, 5.0))
-        if progress.result is not None:
-            return progress.result
-        return await self.request("GET", f"uploads/{upload_id}")
+        if progress.result is None:
+            progress.result = await self.request("GET", f"uploads/{upload_id}")
+        return progress.result
+
+
+@dataclass
+class _ChunkSender:
+    """The bytes of one upload, cut into chunk frames, at most `window` chunks ahead."""
+
+    data: bytes
+    chunk_size: int
+    window: int
+    on_progress: Callable[[int, int], Any] | None
+    reported: int = -1
+
+    def send(self, connection: _Connection, upload_id: str, offset: int, received: int) -> int:
+        """Queue the chunks from `offset` the window allows; returns the next offset."""
+        while offset < len(self.data) and offset - received < self.window * self.chunk_size:
+            piece = self.data[offset : offset + self.chunk_size]
+            connection.wire.put_nowait(chunk_frame(upload_id, offset, piece))
+            offset += len(piece)
+        return offset
+
+    async def report(self, received: int, size: int) -> None:
+        if self.on_progress is not None and received != self.reported:
+            self.reported = received
+            await _call(self.on_progress, received, size)
+
+
+def _resumable(error: dict[str, Any]) -> bool:
+    """A chunk refused for a passing reason (the server's storage, or an offset after a chunk
+    it missed): beginning again says where to go on from."""
+    details = error.get("details")
+    return error.get("code") == "service_unavailable" or (
+        error.get("code") == "validation_error"
+        and isinstance(details, dict)
+        and "offset" in details
+    )
 
 
 def new_msg_id() -> str:

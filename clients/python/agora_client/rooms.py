@@ -67,6 +67,16 @@ def floor_event_id(at: float) -> str:
     return f"{hex_ms[:8]}-{hex_ms[8:]}-7000-8000-000000000000"
 
 
+def _identities(event: Event) -> list[str]:
+    """What makes an event the same as another: its id, and for a notification also the
+    notification's id (the unread ones come again on every connect, under that id, while the
+    live push of the same notification had an event id of its own)."""
+    keys = [event.id]
+    if event.event == "notification" and isinstance(event.data, dict) and event.data.get("id"):
+        keys.append(f"notification:{event.data['id']}")
+    return keys
+
+
 class SeenIds:
     """The last `size` ids, for O(1) duplicate checks."""
 
@@ -118,10 +128,12 @@ class Room:
 
     def accept(self, event: Event) -> bool:
         """Whether `event` is new here (and remember it); a duplicate is counted and dropped."""
-        if event.id in self.seen:
+        keys = _identities(event)
+        if any(key in self.seen for key in keys):
             self.duplicates += 1
             return False
-        self.seen.add(event.id)
+        for key in keys:
+            self.seen.add(key)
         if self.last_id is None or event.id > self.last_id:
             self.last_id = event.id
         return True
