@@ -327,7 +327,7 @@ async def test_a_frame_whose_ack_was_lost_is_sent_again_and_answered_duplicate(
     lost = client.send({"type": "ping"}, msg_id=msg_id)
     # Meanwhile the server handles it; its ack (and this one's) stays in the proxy.
     with pytest.raises(AckTimeout):
-        await client.send({"type": "ping"}, timeout=0.5)
+        await client.send({"type": "ping"}, timeout=1.0)
     proxy.stop()
     proxy.thaw()
     proxy.start()

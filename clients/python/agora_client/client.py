@@ -529,7 +529,11 @@ class AgoraClient:
         try:
             async for message in socket:
                 if isinstance(message, str):
-                    await self._dispatch(connection, message)
+                    try:
+                        await self._dispatch(connection, message)
+                    except Exception:
+                        # A frame this client does not understand must not end the socket.
+                        logger.exception("agora frame not handled: %.200s", message)
         except ConnectionClosed:
             pass
         finally:
@@ -562,11 +566,8 @@ class AgoraClient:
         for room in self._rooms.values():
             room.in_flight = False
             room.live_on = None
-            if room.held is not None:
-                # Received but held for ordering: they are real events, deliver them now.
-                held, room.held = room.held, None
-                for event in sorted(held, key=lambda e: e.id):
-                    await self._deliver(room, event)
+            # Received but held for ordering: they are real events, deliver them now.
+            await self._release_held(room)
 
     def _fail_everything(self, error: BaseException) -> None:
         for pending in list(self._pending.values()):
