@@ -191,7 +191,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def _quietly(self, operation: Any) -> None:
         try:
             await operation
-        except Exception:  # noqa: BLE001 - whatever failed, the process's beat cleans up
+        except Exception:  # whatever failed, the process's heartbeat cleans up after it
             logger.warning(
                 "realtime cleanup failed; the process's heartbeat will retire it", exc_info=True
             )

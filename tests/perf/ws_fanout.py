@@ -51,7 +51,9 @@ users = []
 for n in range({users}):
     user, _ = User.objects.get_or_create(
         username=f"wsbench{{n}}",
-        defaults={{"email": f"wsbench{{n}}@example.org", "role": Role.USER, "email_verified": True}},
+        defaults={{
+            "email": f"wsbench{{n}}@example.org", "role": Role.USER, "email_verified": True
+        }},
     )
     users.append(user)
 post = Post.objects.filter(author=users[0], title="WebSocket bench").first()
