@@ -191,8 +191,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def _quietly(self, operation: Any) -> None:
         try:
             await operation
-        except Exception:  # noqa: BLE001 - whatever failed, the process's beat cleans up
-            logger.warning("realtime cleanup failed; the process's heartbeat will retire it")
+        except Exception:  # whatever failed, the process's heartbeat cleans up after it
+            logger.warning(
+                "realtime cleanup failed; the process's heartbeat will retire it", exc_info=True
+            )
 
     # -- sending -----------------------------------------------------------------------------
     def push(self, frame: str) -> None:

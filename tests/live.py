@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import Message
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
@@ -85,36 +86,80 @@ def live_server_env(**overrides: str) -> dict[str, str]:
     return {key: value for key, value in env.items() if value != ""}
 
 
-@contextmanager
-def live_server(**env_overrides: str) -> Iterator[str]:
-    """Start `manage.py serve` on a free port; yields its base URL; stops it afterwards."""
-    port = free_port()
-    env = live_server_env(**env_overrides)
-    # A file, not a pipe: nobody reads a pipe while the test runs, and a server that logs a lot
-    # (a database outage does) would block once the pipe's buffer is full.
-    with tempfile.TemporaryFile() as output:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--host", "127.0.0.1", "--port", str(port)],
+class LiveServer:
+    """`manage.py serve [args]` on one port, which can be stopped and started again there (a
+    server restart as clients see it); `live_server()` is the usual one-shot form."""
+
+    def __init__(self, *args: str, port: int | None = None, **env_overrides: str) -> None:
+        self.args = args
+        self.port = port or free_port()
+        self.env = live_server_env(**env_overrides)
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._output: Any = None
+
+    def start(self) -> None:
+        """Start the server and wait until it answers; raises with its output if it does not."""
+        # A file, not a pipe: nobody reads a pipe while the test runs, and a server that logs a
+        # lot (a database outage does) would block once the pipe's buffer is full.
+        self._output = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "serve",
+                *self.args,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
             cwd=BASE_DIR,
-            env=env,
-            stdout=output,
+            env=self.env,
+            stdout=self._output,
             stderr=subprocess.STDOUT,
         )
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            up = wait_until_answering(
-                f"{base_url}/health",
-                timeout=START_TIMEOUT_SECONDS,
-                give_up=lambda: process.poll() is not None,
-            )
-            if not up:
-                output.seek(0)
-                raise RuntimeError(f"server did not start:\n{output.read().decode()}")
-            yield base_url
-        finally:
+        process = self.process
+        up = wait_until_answering(
+            f"{self.base_url}/health",
+            timeout=START_TIMEOUT_SECONDS,
+            give_up=lambda: process.poll() is not None,
+        )
+        if not up:
+            output = self.output()
+            self.stop()
+            raise RuntimeError(f"server did not start:\n{output}")
+
+    def output(self) -> str:
+        if self._output is None:
+            return ""
+        self._output.seek(0)
+        return self._output.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        """Stop it as Ctrl-C does (its sockets close with 1012); kill it if that hangs."""
+        process, self.process = self.process, None
+        if process is not None:
             process.send_signal(signal.SIGINT)
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if self._output is not None:
+            self._output.close()
+            self._output = None
+
+    def __enter__(self) -> LiveServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextmanager
+def live_server(**env_overrides: str) -> Iterator[str]:
+    """Start `manage.py serve` on a free port; yields its base URL; stops it afterwards."""
+    with LiveServer(**env_overrides) as server:
+        yield server.base_url

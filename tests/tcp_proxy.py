@@ -4,7 +4,8 @@ The machine's PostgreSQL is shared and must never be stopped by a test: a live s
 it through this proxy instead, and the test cuts the proxy (`stop`: open connections are
 dropped and new ones refused, as when the database stops), stalls it (`freeze`: connections
 stay open but no byte goes through, as when the database hangs or the network drops
-packets), and restores it (`start`, `thaw`).
+packets), and restores it (`start`, `thaw`). `freeze_replies` stalls only what the upstream
+sends back: requests arrive and are handled, their answers are lost in transit.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class TcpProxy:
         self._sockets: set[socket.socket] = set()
         self._flowing = threading.Event()
         self._flowing.set()
+        self._replies_flowing = threading.Event()
+        self._replies_flowing.set()
         self._listener: socket.socket | None = None
         self._accepting: threading.Thread | None = None
 
@@ -64,8 +67,13 @@ class TcpProxy:
         """Keep every connection open, accept new ones, forward nothing."""
         self._flowing.clear()
 
+    def freeze_replies(self) -> None:
+        """Forward what clients send, hold back what the upstream answers."""
+        self._replies_flowing.clear()
+
     def thaw(self) -> None:
         self._flowing.set()
+        self._replies_flowing.set()
 
     def close(self) -> None:
         self.thaw()
@@ -88,13 +96,19 @@ class TcpProxy:
             client.settimeout(None)
             with self._lock:
                 self._sockets.update((client, server))
-            for source, target in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+            for source, target, gate in (
+                (client, server, self._flowing),
+                (server, client, self._replies_flowing),
+            ):
+                threading.Thread(
+                    target=self._pump, args=(source, target, gate), daemon=True
+                ).start()
 
-    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+    def _pump(self, source: socket.socket, target: socket.socket, gate: threading.Event) -> None:
         try:
             while chunk := source.recv(CHUNK_BYTES):
                 self._flowing.wait()
+                gate.wait()
                 target.sendall(chunk)
         except OSError:
             pass

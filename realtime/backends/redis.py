@@ -39,6 +39,7 @@ logger = logging.getLogger("agora.realtime")
 PREFIX = "agora:rt:"
 PROCESSES = PREFIX + "procs"
 RECONNECT_MAX_SECONDS = 5.0
+ASYNC_POOL_SIZE = 50
 
 # KEYS: log, floor. ARGV: candidate id, frame tail, channel, room, kept events, idle ms.
 PUBLISH_EVENT = """
@@ -168,7 +169,12 @@ class RedisBackend(RealtimeBackend):
         loop = asyncio.get_running_loop()
         client = self._async.get(loop)
         if client is None:
-            client = aioredis.Redis.from_url(self._url, **self._options)
+            # Bounded, and waiting rather than failing: a thousand sockets closing at once
+            # queue for a connection instead of raising MaxConnectionsError.
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self._url, max_connections=ASYNC_POOL_SIZE, timeout=5, **self._options
+            )
+            client = aioredis.Redis(connection_pool=pool)
             self._async[loop] = client
         return client
 
