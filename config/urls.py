@@ -10,6 +10,7 @@ from drf_spectacular.views import (
 
 from config import views
 from config.api.routers import optional_slash
+from realtime.pages import LivePageView
 
 api_v1_patterns = [
     path("", include("accounts.urls")),
@@ -29,6 +30,7 @@ urlpatterns = [
     optional_slash("redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     re_path(r"^api/v1/", include(api_v1_patterns)),
     path("admin/", admin.site.urls),
+    optional_slash("live", LivePageView.as_view(), name="live"),
     re_path(r"^(?:api|health)(?:/.*)?$", views.api_not_found),
 ]
 

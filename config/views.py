@@ -44,7 +44,7 @@ class ProbeView(PublicView):
 
 
 class RootView(PublicView):
-    """Name, version and where to find the docs, the schema and the health probes."""
+    """Name, version and where to find the docs, the schema, the health probes and the pages."""
 
     @extend_schema(
         tags=["operations"],
@@ -60,6 +60,7 @@ class RootView(PublicView):
                 "schema": serializers.CharField(),
                 "health": serializers.CharField(),
                 "admin": serializers.CharField(),
+                "live": serializers.CharField(),
             },
         ),
     )
@@ -76,6 +77,7 @@ class RootView(PublicView):
                 "schema": "/api/schema/",
                 "health": "/health",
                 "admin": "/admin/",
+                "live": "/live/",
             }
         )
 

@@ -413,6 +413,8 @@ CSRF_FAILURE_VIEW = "config.http.envelope.csrf_failure"
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
+# The JavaScript SDK is served as it is kept, at /static/sdk/agora.js (the /live/ page uses it).
+STATICFILES_DIRS = [("sdk", BASE_DIR / "clients" / "js")]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
