@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,8 @@ logger = logging.getLogger("agora.realtime")
 # that stopped reading before the connection is dropped.
 CLOSE_WAIT_SECONDS = 2.0
 _CLOSE = object()
+# The ASGI server's own `send`, put in the scope by realtime.routing before any middleware.
+RAW_SEND_SCOPE_KEY = "agora.raw_send"
 
 
 class FrameError(Exception):
@@ -90,7 +93,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         event sent right after a client sees its connection open is never missed."""
         self.credentials: Credentials | None = self.scope.get("credentials")
         self.rooms: dict[str, RoomState] = {}
-        self._outbox: asyncio.Queue[Any] = asyncio.Queue(settings.WS_SEND_QUEUE_FRAMES)
+        self._outbox: deque[Any] = deque()
+        self._outbox_limit = settings.WS_SEND_QUEUE_FRAMES
+        self._wake: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._expiry: asyncio.TimerHandle | None = None
         self._closing = False
@@ -201,12 +206,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         """Queue a frame; a full queue means the client stopped reading: close with 1013."""
         if self._closing:
             return
-        try:
-            self._outbox.put_nowait(frame)
-        except asyncio.QueueFull:
-            self._log("ws.too_slow", user=self.user_id, queued=self._outbox.qsize())
+        if len(self._outbox) >= self._outbox_limit:
+            self._log("ws.too_slow", logging.WARNING, user=self.user_id)
             self._closing = True
             asyncio.get_running_loop().create_task(self._drop(protocol.CLOSE_TOO_SLOW))
+            return
+        self._outbox.append(frame)
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
 
     def push_event(self, room: str, event_id: str, frame: str) -> None:
         state = self.rooms.get(room)
@@ -221,23 +229,34 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.push(frame)
 
     async def _write(self) -> None:
+        """Send what is queued, in order; the hot path of every event to every socket, so it
+        calls the server's own `send` (the session middleware's wrapper has nothing to do
+        after the handshake) and waits on a plain future only when the queue is empty."""
+        send = self.scope.get(RAW_SEND_SCOPE_KEY, self.base_send)
+        outbox = self._outbox
+        loop = asyncio.get_running_loop()
         while True:
-            frame = await self._outbox.get()
-            if isinstance(frame, tuple) and frame[0] is _CLOSE:
-                await self.close(code=frame[1])
-                return
-            await self.send(text_data=frame)
+            while outbox:
+                frame = outbox.popleft()
+                if frame.__class__ is tuple:
+                    await self.close(code=frame[1])
+                    return
+                await send({"type": "websocket.send", "text": frame})
+            self._wake = loop.create_future()
+            await self._wake
+            self._wake = None
 
     def _close_soon(self, code: int, reason: str) -> None:
         """Close after what is already queued (an error frame explaining it, say)."""
         if self._closing:
             return
         self._log(f"ws.{reason}", user=self.user_id, code=code)
-        self._closing = True
-        try:
-            self._outbox.put_nowait((_CLOSE, code))
-        except asyncio.QueueFull:
+        if len(self._outbox) >= self._outbox_limit:
+            self._closing = True
             asyncio.get_running_loop().create_task(self._drop(code))
+            return
+        self.push((_CLOSE, code))  # type: ignore[arg-type]
+        self._closing = True
 
     async def _drop(self, code: int) -> None:
         """Close now, dropping queued frames; a reader that does not take even the close
@@ -491,11 +510,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         for event_id, frame in held:
             self.push_event(room, event_id, frame)
 
-    def _log(self, event: str, **fields: Any) -> None:
+    def _log(self, event: str, level: int = logging.INFO, **fields: Any) -> None:
         query = redact_query(self.scope.get("query_string", b"").decode("latin-1"))
         if query:
             fields["query"] = query
-        logger.info("%s %s", event, self.scope.get("path"), extra=fields)
+        logger.log(level, "%s %s", event, self.scope.get("path"), extra=fields)
 
 
 def _details(error: DomainError) -> dict[str, Any]:

@@ -163,6 +163,8 @@ WS_HISTORY_IDLE_SECONDS = env.int("WS_HISTORY_IDLE_SECONDS", default=24 * 3600)
 # members leave their rooms (the contract allows 60 s from the crash to the `left` frames).
 WS_HEARTBEAT_SECONDS = env.float("WS_HEARTBEAT_SECONDS", default=10.0)
 WS_PROCESS_TIMEOUT_SECONDS = env.float("WS_PROCESS_TIMEOUT_SECONDS", default=35.0)
+# permessage-deflate on WebSocket frames (uvicorn): off by default, see docs/websocket.md.
+WS_COMPRESSION = env.bool("WS_COMPRESSION", default=False)
 # A client `msg_id` is remembered this long (per user, across reconnects) to de-duplicate retries.
 WS_MSG_ID_TTL_SECONDS = env.int("WS_MSG_ID_TTL_SECONDS", default=3600)
 

@@ -229,7 +229,11 @@ async def presence_convergence(
         if frame.get("type") == "presence":
             online |= {u["id"] for u in frame.get("online", []) + frame["joined"]}
             online -= {u["id"] for u in frame["left"]}
-    workers = children_of(server_pid)
+    workers = [
+        pid
+        for pid in children_of(server_pid)
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
     # Any process may hold the watcher (the kernel spreads the accepts): kill the first, and
     # report when it was the watcher's.
     victim = workers[0]

@@ -4,8 +4,10 @@ instead of waiting out uvicorn's graceful timeout for handlers that never end.""
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import urllib.request
+from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
@@ -36,12 +38,12 @@ def test_stopping_the_server_closes_sockets_with_1012_and_takes_no_time() -> Non
     assert stopped_in < 5, stopped_in
 
 
-def _read_until_closed(ws: ClientConnection) -> None:
-    for _ in range(100):
+def _read_until_closed(ws: ClientConnection, frames: int = 100) -> None:
+    for _ in range(frames):
         ws.recv(timeout=5)
 
 
-def _ticket(base_url: str) -> str:
+def _ticket(base_url: str, *, with_user: bool = False) -> Any:
     from django.db import connection
 
     from accounts.services import login_session_start
@@ -57,4 +59,33 @@ def _ticket(base_url: str) -> str:
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())["ticket"]
+        ticket = json.loads(response.read())["ticket"]
+    return (ticket, str(user.pk)) if with_user else ticket
+
+
+@pytest.mark.redis
+def test_live_slow_reader_is_dropped_and_the_server_keeps_nothing_for_it() -> None:
+    """A client that stops reading (its TCP buffers full) under uvicorn: the frames waiting
+    for it stay bounded and the server closes it with 1013 (or drops it, when even the
+    close frame cannot be written)."""
+    from realtime.broadcast import broadcast
+
+    server = LiveServer("web", WS_SEND_QUEUE_FRAMES="8")
+    server.start()
+    try:
+        ticket, user_id = _ticket(server.base_url, with_user=True)
+        ws_url = server.base_url.replace("http", "ws") + f"/ws/v1/?ticket={ticket}"
+        with connect(ws_url, open_timeout=10, max_queue=1) as ws:
+            for n in range(400):
+                # Random, so permessage-deflate cannot shrink it.
+                pad = secrets.token_hex(32 * 1024)
+                broadcast(f"user:{user_id}", "flood", {"n": n, "pad": pad})
+            deadline = time.monotonic() + 20
+            while "ws.too_slow" not in server.output() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert "ws.too_slow" in server.output()
+            with pytest.raises(ConnectionClosed):
+                _read_until_closed(ws, frames=1000)
+            assert ws.close_code in (1013, 1006, None)
+    finally:
+        server.stop()

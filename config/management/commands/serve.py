@@ -139,6 +139,9 @@ def uvicorn_argv(
         "--http=httptools",
         "--ws=websockets-sansio",
         f"--ws-max-size={WEBSOCKET_MAX_MESSAGE_BYTES}",
+        # permessage-deflate costs a compressor per socket and a compression per frame per
+        # socket; events are small JSON (docs/websocket.md has the measurement).
+        f"--ws-per-message-deflate={str(settings.WS_COMPRESSION).lower()}",
         # Channels' router has no lifespan protocol; `auto` would log that at every start.
         "--lifespan=off",
         # The app's own access log (agora.access) redacts credentials in query strings.
