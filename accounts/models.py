@@ -210,7 +210,22 @@ class WebSocketTicket(models.Model):
     session = models.ForeignKey(
         LoginSession, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    # Asked for with an API key: its connection ends when the key is revoked.
+    api_key = models.ForeignKey(
+        "ApiKey", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     expires_at = models.DateTimeField()
 
     def __str__(self) -> str:
         return f"ticket of {self.user_id}"
+
+    @property
+    def credential_id(self) -> str | None:
+        """What revocation names: the login session, or `key:<id>` for an API key."""
+        if self.session_id is not None:
+            return str(self.session_id)
+        return api_key_credential_id(self.api_key_id) if self.api_key_id else None
+
+
+def api_key_credential_id(key_id: Any) -> str:
+    return f"key:{key_id}"

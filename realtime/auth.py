@@ -53,8 +53,7 @@ def _from_ticket(ticket: str) -> tuple[Any, Credentials | None]:
     record = ws_ticket_redeem(ticket)
     if record is None:
         return AnonymousUser(), None
-    session_id = str(record.session_id) if record.session_id else None
-    return record.user, Credentials(method="ticket", session_id=session_id)
+    return record.user, Credentials(method="ticket", session_id=record.credential_id)
 
 
 def _from_access_token(raw: str, method: str) -> tuple[Any, Credentials | None]:

@@ -10,10 +10,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey, User, api_key_credential_id
 from accounts.services.events import auth_event_log
 from accounts.tokens import secret_hash, secret_make
 from audits.services import audit_changes, audit_record_write
+from realtime.broadcast import connections_close
 
 KEY_PREFIX = "agora"
 
@@ -56,6 +57,10 @@ def api_key_revoke(*, key: ApiKey, actor: User | None = None) -> None:
             )
     if revoked:
         auth_event_log("auth.api_key_revoked", user=str(key.user_id), key=str(key.pk))
+        credential = api_key_credential_id(key.pk)
+        transaction.on_commit(
+            lambda: connections_close(user_id=str(key.user_id), session_id=credential)
+        )
 
 
 def api_key_authenticate(raw: str) -> ApiKey | None:

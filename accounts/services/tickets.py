@@ -12,14 +12,18 @@ from accounts.models import User, WebSocketTicket
 from accounts.tokens import secret_hash, secret_make
 
 
-def ws_ticket_issue(*, user: User, session_id: uuid.UUID | str | None) -> str:
-    """A ticket valid once within WS_TICKET_MAX_AGE seconds; bound to the caller's login."""
+def ws_ticket_issue(
+    *, user: User, session_id: uuid.UUID | str | None, api_key_id: uuid.UUID | str | None = None
+) -> str:
+    """A ticket valid once within WS_TICKET_MAX_AGE seconds; bound to the caller's login (or
+    API key), so the connection it opens ends with it."""
     now = timezone.now()
     ticket = secret_make(32)
     WebSocketTicket.objects.create(
         ticket_hash=secret_hash(ticket),
         user=user,
         session_id=session_id,
+        api_key_id=api_key_id,
         expires_at=now + timedelta(seconds=settings.WS_TICKET_MAX_AGE),
     )
     return ticket
@@ -30,7 +34,7 @@ def ws_ticket_redeem(ticket: str) -> WebSocketTicket | None:
 
     The DELETE decides: of two handshakes racing with one ticket, one deletes the row.
     """
-    found = WebSocketTicket.objects.select_related("user", "session").filter(
+    found = WebSocketTicket.objects.select_related("user", "session", "api_key").filter(
         ticket_hash=secret_hash(ticket)
     )
     record = found.first()
@@ -39,5 +43,7 @@ def ws_ticket_redeem(ticket: str) -> WebSocketTicket | None:
     if record.expires_at <= timezone.now() or not record.user.is_active:
         return None
     if record.session is not None and record.session.revoked_at is not None:
+        return None
+    if record.api_key is not None and record.api_key.revoked_at is not None:
         return None
     return record

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.authentication import session_id_of
+from accounts.models import ApiKey
 from accounts.serializers import (
     PasswordChangeInputSerializer,
     PasswordResetConfirmInputSerializer,
@@ -320,7 +321,12 @@ class WsTicketView(APIView):
         ],
     )
     def post(self, request: Request) -> Response:
-        ticket = services.ws_ticket_issue(user=request.user, session_id=session_id_of(request))
+        api_key = request.auth if isinstance(request.auth, ApiKey) else None
+        ticket = services.ws_ticket_issue(
+            user=request.user,
+            session_id=session_id_of(request),
+            api_key_id=api_key.pk if api_key is not None else None,
+        )
         return Response(
             {"ticket": ticket, "expires_in": settings.WS_TICKET_MAX_AGE},
             status=status.HTTP_201_CREATED,

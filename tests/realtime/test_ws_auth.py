@@ -175,3 +175,41 @@ async def test_ending_a_login_from_the_sessions_list_closes_its_connections_4401
     await database_sync_to_async(client.delete)(f"/api/v1/auth/sessions/{other_id}")
 
     await assert_closed_with(ws, 4401)
+
+
+def _key_ticket(user) -> tuple[str, object]:
+    from accounts.services import api_key_create
+
+    key, raw = api_key_create(user=user, name="bot")
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=raw)
+    response = client.post("/api/v1/auth/ws-ticket")
+    assert response.status_code == 201
+    return response.json()["ticket"], key
+
+
+async def test_revoking_the_api_key_that_asked_for_a_ticket_closes_its_connection_4401() -> None:
+    from accounts.services import api_key_revoke
+
+    user, pair = await _login()
+    ticket, key = await database_sync_to_async(_key_ticket)(user)
+    by_key = await ws_connect(path=f"/ws/v1/?ticket={ticket}")
+    by_token = await ws_connect(path=f"/ws/v1/?token={pair.access_token}")
+    assert await _pong(by_key)
+
+    await database_sync_to_async(api_key_revoke)(key=key)
+
+    await assert_closed_with(by_key, 4401)
+    assert await _pong(by_token)
+
+
+async def test_a_ticket_of_a_revoked_api_key_does_not_connect() -> None:
+    from accounts.services import api_key_revoke
+
+    user, _ = await _login()
+    ticket, key = await database_sync_to_async(_key_ticket)(user)
+    await database_sync_to_async(api_key_revoke)(key=key)
+
+    ws = await ws_connect(path=f"/ws/v1/?ticket={ticket}")
+
+    await assert_closed_with(ws, 4401)
