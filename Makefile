@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench contract ci venv migrate clean
+.PHONY: run test lint format bench bench-ws contract ci venv migrate clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Agora needs Python 3.11 or newer")'
@@ -41,6 +41,12 @@ format: venv
 # (docs/operations.md, "Benchmarking"); BENCH_ARGS="--only posts --seconds 5" narrows a run.
 bench: venv
 	@$(PY) -m tests.perf.run $(BENCH_ARGS)
+
+# WebSocket fan-out latency, memory per socket, presence after a kill -9, and resume under churn
+# (tests/perf/ws_fanout.py, tests/perf/ws_resume.py); give it a database and Redis as for bench.
+bench-ws: venv
+	@$(PY) -m tests.perf.ws_fanout $(BENCH_WS_ARGS)
+	@$(PY) -m tests.perf.ws_resume $(BENCH_RESUME_ARGS)
 
 # Schemathesis against the real server on a throwaway database (tests/contract/run_schemathesis.py):
 # fails on any 5xx, undocumented status or answer that breaks the OpenAPI document. CI passes

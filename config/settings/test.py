@@ -18,6 +18,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Flushes after transactional tests delete rows instead of truncating (config/core/postgresql).
+DB_FLUSH_WITH_DELETE = True
 LOG_LEVEL = env.str("LOG_LEVEL", default="WARNING").upper()
 # Out of reach of the suite; the rate limit tests set their own.
 RATE_LIMITS = dict.fromkeys(RATE_LIMITS, "100000/min")

@@ -25,7 +25,9 @@ import time
 import weakref
 from typing import Any
 
+from django.conf import settings
 from django.db.backends.postgresql import base as postgresql
+from django.db.backends.postgresql import operations as postgresql_operations
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from config.core.database import DatabaseUnreachable
@@ -97,7 +99,34 @@ def gate_of(pool: ConnectionPool) -> ConnectionGate:
         return gate
 
 
+class DatabaseOperations(postgresql_operations.DatabaseOperations):
+    def sql_flush(
+        self,
+        style: Any,
+        tables: list[str],
+        *,
+        reset_sequences: bool = False,
+        allow_cascade: bool = False,
+    ) -> list[str]:
+        """With `DB_FLUSH_WITH_DELETE` (the test settings), a flush deletes rows instead of
+        truncating tables: the suite flushes after every transactional test, its tables hold
+        a handful of rows, and TRUNCATE's new files cost tens of times more than that.
+        Django's foreign keys on PostgreSQL are deferred, so the order of the DELETEs does
+        not matter inside the flush's transaction."""
+        if not getattr(settings, "DB_FLUSH_WITH_DELETE", False) or reset_sequences or not tables:
+            return super().sql_flush(
+                style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+            )
+        return [
+            f"{style.SQL_KEYWORD('DELETE')} {style.SQL_KEYWORD('FROM')} "
+            f"{style.SQL_FIELD(self.quote_name(table))};"
+            for table in tables
+        ]
+
+
 class DatabaseWrapper(postgresql.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         pool = self.pool
         if pool is None:
