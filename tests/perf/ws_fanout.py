@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -106,6 +107,16 @@ def tree_rss_kb(pid: int) -> int:
             continue
         pids.extend(int(child) for child in children)
     return total
+
+
+def socket_owner(client_port: int) -> int | None:
+    """The server process holding the other end of a client socket (from `ss -tnp`)."""
+    result = subprocess.run(
+        ["ss", "-Htnp", "state", "established", "dst", f"127.0.0.1:{client_port}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    match = re.search(r"pid=(\d+)", result.stdout)
+    return int(match.group(1)) if match else None
 
 
 def children_of(pid: int) -> list[int]:
@@ -234,9 +245,9 @@ async def presence_convergence(
         for pid in children_of(server_pid)
         if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
     ]
-    # Any process may hold the watcher (the kernel spreads the accepts): kill the first, and
-    # report when it was the watcher's.
-    victim = workers[0]
+    # Kill a process that does not hold the watcher's socket (the kernel spreads accepts).
+    holder = socket_owner(watcher.local_address[1])
+    victim = next((pid for pid in workers if pid != holder), workers[0])
     killed_at = time.monotonic()
     os.kill(victim, signal.SIGKILL)
     gone: set[str] = set()
@@ -276,7 +287,7 @@ async def presence_convergence(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clients", type=int, nargs="+", default=[1000, 2000, 5000])
+    parser.add_argument("--clients", type=int, nargs="*", default=[1000, 2000, 5000])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-presence", action="store_true")
     args = parser.parse_args()
