@@ -33,6 +33,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.perf.run import BASE_DIR, free_port, python_output, server_env, wait_until_up
@@ -285,6 +286,38 @@ async def presence_convergence(
     }
 
 
+@contextlib.contextmanager
+def web_server(workers: int) -> Iterator[tuple[dict[str, str], subprocess.Popen[bytes], int]]:
+    """`manage.py serve web` as production runs it, migrated, with the per-user socket cap
+    raised (the benches connect many sockets of one user); stopped with SIGTERM afterwards.
+    Yields its environment, process and port."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    env = server_env()
+    env.update(
+        WS_MAX_CONNECTIONS_PER_USER="100000",
+        WEB_CONCURRENCY=str(workers if env.get("REDIS_URL") else 1),
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=BASE_DIR, env=env, check=True,
+    )  # fmt: skip
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "web", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}", server)
+        yield env, server, port
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, nargs="*", default=[1000, 2000, 5000])
@@ -292,33 +325,10 @@ def main() -> None:
     parser.add_argument("--no-presence", action="store_true")
     args = parser.parse_args()
 
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    env = server_env()
-    env.update(
-        WS_MAX_CONNECTIONS_PER_USER="100000",
-        WEB_CONCURRENCY=str(args.workers if env.get("REDIS_URL") else 1),
-        WS_HEARTBEAT_SECONDS=env.get("WS_HEARTBEAT_SECONDS", "10"),
-    )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=BASE_DIR,
-        env=env,
-        check=True,
-    )
-    setup = json.loads(python_output(env, SETUP.format(users=PRESENCE_USERS + 1))[-1])
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "web", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
     rows = []
     presence: dict[str, float] = {}
-    try:
-        wait_until_up(base_url, server)
+    with web_server(args.workers) as (env, server, port):
+        setup = json.loads(python_output(env, SETUP.format(users=PRESENCE_USERS + 1))[-1])
         base_ws = f"ws://127.0.0.1:{port}/ws/v1/"
         owner = setup["users"][0]
         for count in args.clients:
@@ -332,12 +342,6 @@ def main() -> None:
                 presence_convergence(base_ws, setup["users"], setup["post"], server.pid)
             )
             print(json.dumps(presence), flush=True)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
 
     print(
         f"\nWebSocket fan-out: {MESSAGES} events at {RATE:.0f}/s to one room, "

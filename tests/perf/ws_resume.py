@@ -17,13 +17,11 @@ import argparse
 import asyncio
 import json
 import random
-import resource
-import signal
-import subprocess
 import sys
 import time
 
-from tests.perf.run import BASE_DIR, free_port, python_output, server_env, wait_until_up
+from tests.perf.run import BASE_DIR, python_output
+from tests.perf.ws_fanout import web_server
 
 sys.path.insert(0, str(BASE_DIR / "clients" / "python"))
 
@@ -135,32 +133,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    env = server_env()
-    env.update(
-        WS_MAX_CONNECTIONS_PER_USER="100000",
-        WEB_CONCURRENCY=str(args.workers if env.get("REDIS_URL") else 1),
-    )
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=BASE_DIR, env=env, check=True,
-    )  # fmt: skip
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "web", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_until_up(base_url, server)
-        result = asyncio.run(run(base_url, env, args))
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    with web_server(args.workers) as (env, _server, port):
+        result = asyncio.run(run(f"http://127.0.0.1:{port}", env, args))
     print(json.dumps(result))
 
 
