@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 from collections import deque
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,10 +37,17 @@ from realtime.uploads import UploadChunk, upload_begin, upload_chunk
 
 logger = logging.getLogger("agora.realtime")
 
-# Closes that must not wait behind queued frames, and how long a close may wait for a reader
-# that stopped reading before the connection is dropped.
+# How long a close may wait for a reader that stopped reading before the connection is dropped.
 CLOSE_WAIT_SECONDS = 2.0
-_CLOSE = object()
+
+
+@dataclass(frozen=True)
+class CloseAfterQueued:
+    """Queued behind the frames already waiting (an error explaining the close, say)."""
+
+    code: int
+
+
 # The ASGI server's own `send`, put in the scope by realtime.routing before any middleware.
 RAW_SEND_SCOPE_KEY = "agora.raw_send"
 
@@ -93,7 +101,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         event sent right after a client sees its connection open is never missed."""
         self.credentials: Credentials | None = self.scope.get("credentials")
         self.rooms: dict[str, RoomState] = {}
-        self._outbox: deque[Any] = deque()
+        self._outbox: deque[str | CloseAfterQueued] = deque()
         self._outbox_limit = settings.WS_SEND_QUEUE_FRAMES
         self._wake: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -202,7 +210,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             )
 
     # -- sending -----------------------------------------------------------------------------
-    def push(self, frame: str) -> None:
+    def push(self, frame: str | CloseAfterQueued) -> None:
         """Queue a frame; a full queue means the client stopped reading: close with 1013."""
         if self._closing:
             return
@@ -238,8 +246,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         while True:
             while outbox:
                 frame = outbox.popleft()
-                if frame.__class__ is tuple:
-                    await self.close(code=frame[1])
+                if isinstance(frame, CloseAfterQueued):
+                    await self.close(code=frame.code)
                     return
                 await send({"type": "websocket.send", "text": frame})
             self._wake = loop.create_future()
@@ -255,7 +263,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self._closing = True
             asyncio.get_running_loop().create_task(self._drop(code))
             return
-        self.push((_CLOSE, code))  # type: ignore[arg-type]
+        self.push(CloseAfterQueued(code))
         self._closing = True
 
     async def _drop(self, code: int) -> None:
