@@ -10,13 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-
-from config.core.representations import iso_time
+from config.core.representations import api_url, iso_time
 from content.models import Comment, Post, PostAttachment, Upload
 from realtime.models import NOTIFICATION_EXCERPT_MAX_LENGTH
-
-API_PREFIX = "/api/v1/"
 
 
 def post_tag_names(post: Post) -> list[str]:
@@ -29,12 +25,6 @@ def post_tag_names(post: Post) -> list[str]:
 
 def author_representation(user: Any) -> dict[str, Any]:
     return {"id": str(user.pk), "username": user.username, "display_name": user.display_name}
-
-
-def api_url(path: str) -> str:
-    """The absolute URL of an API path, on SITE_URL: representations are cached and broadcast,
-    so they cannot depend on the Host header of whichever request built them."""
-    return f"{settings.SITE_URL}{API_PREFIX}{path}"
 
 
 def upload_content_path(upload_id: Any) -> str:

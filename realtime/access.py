@@ -7,6 +7,7 @@ from typing import Any
 
 from content.selectors import post_get
 from realtime.rooms import ROOM_PATTERN
+from tasks.selectors import job_owned
 
 
 def may_join(user: Any, room: str) -> bool:
@@ -21,5 +22,6 @@ def may_join(user: Any, room: str) -> bool:
         return object_id == user.pk
     if kind == "post":
         return post_get(actor=user, post_id=object_id) is not None
-    # Background jobs have no model yet (the jobs issue adds it with its owner check).
+    if kind == "job":
+        return job_owned(user_id=user.pk, job_id=object_id)
     return False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from smtplib import SMTPException
-from typing import Any
 
 from celery import shared_task
 
@@ -19,11 +18,32 @@ def heartbeat_task() -> str:
     return heartbeat_record()
 
 
-@shared_task(name="tasks.demo_job", ignore_result=True)
-def demo_job_task(*, job_id: str, user_id: str, message: str) -> dict[str, Any]:
-    from tasks.services import demo_job_run
+@shared_task(name="tasks.run_job", ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def run_job_task(job_id: str) -> str | None:
+    """Run one Job row (tasks.runner). Sent on the queue of the job's priority once its row is
+    committed; a duplicate or late message finds the row taken and does nothing."""
+    from tasks.runner import job_run
 
-    return demo_job_run(job_id=job_id, user_id=user_id, message=message)
+    return job_run(job_id=job_id, worker=run_job_task.request.hostname or "worker")
+
+
+@shared_task(name="tasks.jobs_sweep", ignore_result=True)
+def jobs_sweep_task() -> dict[str, int]:
+    """Scheduled every JOB_SWEEP_SECONDS: revive jobs of dead workers, send what the broker
+    never took or lost, start parked jobs whose turn came."""
+    from dataclasses import asdict
+
+    from tasks.services import jobs_sweep
+
+    return asdict(jobs_sweep())
+
+
+@shared_task(name="tasks.job_results_purge", ignore_result=True)
+def job_results_purge_task() -> int:
+    """Scheduled hourly: delete result files older than JOB_RESULT_TTL."""
+    from tasks.services import job_results_purge
+
+    return job_results_purge()
 
 
 # Mail servers fail transiently; a few spaced retries beat losing a verification email.
@@ -81,25 +101,6 @@ def audit_chain_seal_task() -> int:
     from audits.services import audit_chain_seal
 
     return audit_chain_seal()
-
-
-@shared_task(
-    name="tasks.thumbnail",
-    ignore_result=True,
-    autoretry_for=(OSError,),
-    retry_backoff=5,
-    max_retries=3,
-)
-def thumbnail_task(*, upload_id: str) -> dict[str, str]:
-    """Queued on commit of every image upload: its 256 and 1024 px thumbnails.
-
-    The seam of the `thumbnail` job kind (API.md, "Background jobs"): once Jobs exist, this
-    becomes a Job of kind `thumbnail` with params `{"upload": id}` whose runner calls the
-    same service, content.services.upload_thumbnails_make, and reports its result.
-    """
-    from content.services import upload_thumbnails_make
-
-    return upload_thumbnails_make(upload_id=upload_id)
 
 
 @shared_task(name="tasks.upload_sessions_purge", ignore_result=True)

@@ -1,6 +1,20 @@
 from config.api.routers import optional_slash
-from tasks.views import DemoJobView
+from tasks.views import (
+    JobBatchView,
+    JobCancelView,
+    JobDeadLettersView,
+    JobDetailView,
+    JobListCreateView,
+    JobRequeueView,
+    JobResultView,
+)
 
 urlpatterns = [
-    optional_slash("demo/jobs", DemoJobView.as_view(), name="demo-jobs"),
+    optional_slash("jobs", JobListCreateView.as_view(), name="jobs"),
+    optional_slash("jobs/batch", JobBatchView.as_view(), name="jobs-batch"),
+    optional_slash("jobs/dead-letters", JobDeadLettersView.as_view(), name="jobs-dead-letters"),
+    optional_slash("jobs/<job_id>", JobDetailView.as_view(), name="job"),
+    optional_slash("jobs/<job_id>/cancel", JobCancelView.as_view(), name="job-cancel"),
+    optional_slash("jobs/<job_id>/result", JobResultView.as_view(), name="job-result"),
+    optional_slash("jobs/<job_id>/requeue", JobRequeueView.as_view(), name="job-requeue"),
 ]

@@ -309,6 +309,7 @@ ERROR_DESCRIPTIONS = {
     403: "`permission_denied`, or `email_not_verified` for a guest's write.",
     404: "`not_found`.",
     409: "`conflict`: clashes with existing data (a taken username).",
+    410: "`gone`: it existed but expired (a job result after JOB_RESULT_TTL).",
     413: "`payload_too_large`: the body is over the configured limit.",
     415: "`unsupported_media_type`.",
     429: "`rate_limited` or `account_locked`, with `Retry-After` seconds.",

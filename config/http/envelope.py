@@ -37,6 +37,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_found": 404,
     "method_not_allowed": 405,
     "conflict": 409,
+    # A job's result file outlived JOB_RESULT_TTL and was purged (API.md, Background jobs).
+    "gone": 410,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "rate_limited": 429,

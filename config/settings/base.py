@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from kombu import Queue
+
 from config.env import BASE_DIR, email_settings, env, project_path
 
 AGORA_VERSION = "0.1.0"
@@ -177,6 +179,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_DEFAULT_QUEUE = "default"
+# Workers read these in this order (queue_order_strategy "priority" below): a high job waits
+# behind no normal or low one, and the maintenance tasks and mails on `default` behind no
+# job backlog. tasks.services.jobs sends each job to the queue of its priority.
+CELERY_TASK_QUEUES = [
+    Queue(name, routing_key=name) for name in ("jobs.high", "default", "jobs.normal", "jobs.low")
+]
 # No silent loss: a task is acknowledged only once it ran, and a killed worker gives it back.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -200,6 +208,7 @@ if REDIS_URL:
         "socket_timeout": 2,
         "socket_connect_timeout": 2,
         "max_retries": 2,
+        "queue_order_strategy": "priority",
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.05}
@@ -218,11 +227,38 @@ CELERY_BEAT_SCHEDULE = {
     "audit-chain-seal": {"task": "tasks.audit_chain_seal", "schedule": 60.0},
     # Chunked uploads idle for 24 h are given up, their partial bytes deleted.
     "upload-sessions-purge": {"task": "tasks.upload_sessions_purge", "schedule": 3600.0},
+    "jobs-sweep": {"task": "tasks.jobs_sweep", "schedule": env.float("JOB_SWEEP_SECONDS", 5.0)},
+    "job-results-purge": {"task": "tasks.job_results_purge", "schedule": 3600.0},
 }
 # The in-process worker and beat (threads of the ASGI process) stand in for the separate
 # processes when there is no broker to share: the memory transport only exists in-process.
 EMBEDDED_WORKER = env.bool("EMBEDDED_WORKER", default=not REDIS_URL)
 EMBEDDED_WORKER_CONCURRENCY = env.int("EMBEDDED_WORKER_CONCURRENCY", default=2)
+
+# --- Background jobs (tasks.services.jobs, docs/jobs.md) -------------------------------------
+# The kinds this server runs; JOB_EXTRA_KINDS (comma-separated dotted paths) adds more.
+JOB_KINDS = [
+    "tasks.kinds.thumbnail.KIND",
+    *env.list("JOB_EXTRA_KINDS", default=[]),
+]
+# At most this many of one user's jobs run at once; the others wait their turn.
+JOB_USER_CONCURRENCY = env.int("JOB_USER_CONCURRENCY", default=2)
+# Caps per kind across every worker, over each kind's own default (`export=4,report=2`).
+JOB_KIND_CONCURRENCY = {
+    name: int(cap) for name, cap in env.dict("JOB_KIND_CONCURRENCY", default={}).items()
+}
+# Result files are kept this long (seconds), then purged; the download answers 410.
+JOB_RESULT_TTL = env.int("JOB_RESULT_TTL", default=7 * 24 * 3600)
+# Where result files go: a key of STORAGES (any django-storages backend by setting).
+JOB_RESULT_STORAGE = env.str("JOB_RESULT_STORAGE", default="default")
+# An identical request within this window after success answers the same job (API.md).
+JOB_DEDUPE_SECONDS = env.int("JOB_DEDUPE_SECONDS", default=600)
+# A running job's runner renews its lease every third of this; a lease older than this means
+# its worker died, and the sweep runs the job again.
+JOB_LEASE_SECONDS = env.float("JOB_LEASE_SECONDS", default=30.0)
+# A queued job sent this long ago and still not started is sent again (the broker lost it,
+# e.g. a Redis restart without persistence); the claim makes a duplicate harmless.
+JOB_REDISPATCH_SECONDS = env.float("JOB_REDISPATCH_SECONDS", default=120.0)
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

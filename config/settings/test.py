@@ -2,7 +2,7 @@
 
 from config.env import env
 from config.settings.base import *  # noqa: F403
-from config.settings.base import DATABASES, RATE_LIMITS, VAR_DIR
+from config.settings.base import DATABASES, JOB_KINDS, RATE_LIMITS, VAR_DIR
 
 DJANGO_ENV = "test"
 DEBUG = False
@@ -30,3 +30,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # TEST_SQLITE_NAME lets two suites run side by side in one checkout.
     test_name = env.str("TEST_SQLITE_NAME", default="test.sqlite3")
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / test_name)}
+
+# The engine's own tests run these kinds (tests/tasks/kinds.py) beside the product's.
+JOB_KINDS = [
+    *JOB_KINDS,
+    *(f"tests.tasks.kinds.{name}" for name in ("NOOP", "STEPS", "FLAKY", "BROKEN", "REFUSED")),
+    "tests.tasks.kinds.TALLY",
+]

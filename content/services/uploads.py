@@ -41,7 +41,6 @@ from accounts.models import User
 from accounts.validators import REFUSED_CATEGORIES
 from audits.services import audit_changes, audit_record_write
 from config.core.errors import DomainError, NotFound, ValidationFailed
-from config.core.task_queue import enqueue_on_commit
 from content import read_cache
 from content.exceptions import ChecksumMismatch, FileTooLarge, FileTypeRefused
 from content.images import ImageRefused, image_check, thumbnails_render
@@ -65,6 +64,7 @@ from content.sniffing import (
     declared_type_clean,
     sniff,
 )
+from tasks.services.jobs import job_create
 
 logger = logging.getLogger("agora.content")
 
@@ -72,7 +72,6 @@ TARGET = "upload"
 # The WebSocket protocol's largest chunk (API.md: up to 256 KiB of data per binary frame).
 CHUNK_MAX_BYTES = 256 * 1024
 SESSION_IDLE_LIMIT = timedelta(hours=24)
-THUMBNAIL_TASK = "tasks.thumbnail"
 THUMBNAIL_DIRECTORY = "uploads/thumbnails"
 _READ_CHUNK = 64 * 1024
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -251,9 +250,11 @@ def _upload_store(
                 changes=audit_changes({}, _snapshot(upload)),
             )
             if upload.kind == UploadKind.IMAGE:
-                # Published once committed; through after_commit, which logs a failure, so a
-                # broker outage costs the thumbnails and never the stored upload's answer.
-                after_commit(lambda: enqueue_on_commit(THUMBNAIL_TASK, upload_id=str(upload.pk)))
+                # A job row in this transaction (the outbox): a broker outage delays the
+                # thumbnails and never loses them, nor the stored upload's answer.
+                job_create(
+                    actor=actor, kind="thumbnail", params={"upload": str(upload.pk)}, notify=False
+                )
     except BaseException:
         _stored_files_delete([upload.file.name])
         raise
@@ -495,11 +496,9 @@ def _partial_path(pk: uuid.UUID) -> Path:
 def upload_thumbnails_make(*, upload_id: str) -> dict[str, str]:
     """Make an image upload's thumbnails (THUMBNAIL_SIZES, longest side) and record them.
 
-    The work of the `thumbnail` job kind of API.md ("Background jobs"): the task
-    `tasks.thumbnail` runs it on commit of every image upload, and the Job of kind
-    `thumbnail` (params `{"upload": id}`) is to call this same function. Idempotent: a second
-    run replaces the thumbnails. Returns `{"256": storage name, "1024": …}`, empty when the
-    upload is gone or not an image.
+    The work of the `thumbnail` job kind (tasks.kinds.thumbnail), which every image upload
+    enqueues. Idempotent: a second run replaces the thumbnails. Returns
+    `{"256": storage name, "1024": …}`, empty when the upload is gone or not an image.
     """
     pk = parse_uuid(upload_id)
     upload = Upload.objects.filter(pk=pk, kind=UploadKind.IMAGE).first() if pk else None

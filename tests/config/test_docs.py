@@ -18,7 +18,7 @@ def test_schema_is_openapi_3_with_bearer_auth(api_client: APIClient, path: str) 
     assert schema["info"]["title"] == "Agora API"
     schemes = schema["components"]["securitySchemes"]
     assert any(s["type"] == "http" and s["scheme"] == "bearer" for s in schemes.values())
-    assert "/api/v1/demo/jobs" in schema["paths"]
+    assert "/api/v1/jobs" in schema["paths"]
     assert "/health/ready" in schema["paths"]
 
 
@@ -63,7 +63,7 @@ def test_schema_is_valid_openapi_without_generator_warnings(tmp_path) -> None:
 def test_error_responses_are_documented_in_the_envelope_shape(api_client: APIClient) -> None:
     schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
 
-    responses = schema["paths"]["/api/v1/demo/jobs"]["post"]["responses"]
+    responses = schema["paths"]["/api/v1/jobs"]["post"]["responses"]
     for status in ("400", "401", "413", "415", "503"):
         ref = responses[status]["content"]["application/json"]["schema"]["$ref"]
         assert ref == "#/components/schemas/ErrorEnvelope"

@@ -86,7 +86,7 @@ def test_unhandled_error_is_json_even_in_debug() -> None:
 
 
 def test_anonymous_write_is_a_401_with_a_bearer_challenge(api_client: APIClient) -> None:
-    response = api_client.post("/api/v1/demo/jobs", {"message": "hi"}, format="json")
+    response = api_client.post("/api/v1/jobs", {"message": "hi"}, format="json")
 
     assert_envelope(response, 401, "not_authenticated")
     assert response["WWW-Authenticate"].startswith("Bearer")
@@ -95,30 +95,30 @@ def test_anonymous_write_is_a_401_with_a_bearer_challenge(api_client: APIClient)
 def test_garbage_bearer_token_is_token_invalid(api_client: APIClient) -> None:
     api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-jwt")
 
-    assert_envelope(api_client.post("/api/v1/demo/jobs", {}, format="json"), 401, "token_invalid")
+    assert_envelope(api_client.post("/api/v1/jobs", {}, format="json"), 401, "token_invalid")
 
 
 @pytest.mark.parametrize(
     "body", [b'{"message": ', b"not json at all", b'{"message": NaN}', b"\xff\xfe"]
 )
 def test_malformed_json_is_malformed_request(user_client: APIClient, body: bytes) -> None:
-    response = user_client.post("/api/v1/demo/jobs", body, content_type="application/json")
+    response = user_client.post("/api/v1/jobs", body, content_type="application/json")
 
     assert_envelope(response, 400, "malformed_request")
 
 
 def test_invalid_field_is_a_validation_error_with_details(user_client: APIClient) -> None:
-    response = user_client.post("/api/v1/demo/jobs", {"message": ""}, format="json")
+    response = user_client.post("/api/v1/jobs", {"kind": ""}, format="json")
 
     error = assert_envelope(response, 400, "validation_error")
-    assert list(error["details"]) == ["message"]
+    assert list(error["details"]) == ["kind"]
 
 
 @pytest.mark.parametrize("body", [b"[1, 2]", b"[]", b'"a"', b"42", b"null", b"true"])
 def test_valid_json_that_is_not_an_object_is_malformed_request(
     user_client: APIClient, body: bytes
 ) -> None:
-    response = user_client.post("/api/v1/demo/jobs", body, content_type="application/json")
+    response = user_client.post("/api/v1/jobs", body, content_type="application/json")
 
     error = assert_envelope(response, 400, "malformed_request")
     assert "JSON object" in error["message"]
@@ -136,7 +136,7 @@ def test_a_charset_that_is_not_a_text_encoding_is_a_415(
     user_client: APIClient, content_type: str
 ) -> None:
     response = user_client.post(
-        "/api/v1/demo/jobs", b'{"message": "hi"}', content_type=content_type
+        "/api/v1/jobs", b'{"message": "hi"}', content_type=content_type
     )
 
     error = assert_envelope(response, 415, "unsupported_media_type")
@@ -145,14 +145,14 @@ def test_a_charset_that_is_not_a_text_encoding_is_a_415(
 
 def test_an_unknown_charset_name_falls_back_to_utf8(user_client: APIClient) -> None:
     response = user_client.post(
-        "/api/v1/demo/jobs", b'{"message": "hi"}', content_type="application/json; charset=nope"
+        "/api/v1/jobs", b'{"kind": "noop"}', content_type="application/json; charset=nope"
     )
 
     assert response.status_code == 202
 
 
 def test_unsupported_content_type_is_a_415(user_client: APIClient) -> None:
-    response = user_client.post("/api/v1/demo/jobs", "message", content_type="text/plain")
+    response = user_client.post("/api/v1/jobs", "message", content_type="text/plain")
 
     assert_envelope(response, 415, "unsupported_media_type")
 
@@ -161,7 +161,7 @@ def test_unsupported_content_type_is_a_415(user_client: APIClient) -> None:
 def test_json_body_over_the_limit_is_a_413(user_client: APIClient) -> None:
     body = '{"message": "' + "x" * 2000 + '"}'
 
-    response = user_client.post("/api/v1/demo/jobs", body, content_type="application/json")
+    response = user_client.post("/api/v1/jobs", body, content_type="application/json")
 
     assert_envelope(response, 413, "payload_too_large")
 
@@ -171,7 +171,7 @@ def test_form_body_over_the_limit_is_a_413(user_client: APIClient) -> None:
     body = "message=" + "x" * 2000
 
     response = user_client.post(
-        "/api/v1/demo/jobs", body, content_type="application/x-www-form-urlencoded"
+        "/api/v1/jobs", body, content_type="application/x-www-form-urlencoded"
     )
 
     assert_envelope(response, 413, "payload_too_large")
@@ -182,7 +182,7 @@ async def test_asgi_refuses_a_declared_oversized_body_before_reading_it() -> Non
     communicator = HttpCommunicator(
         application,
         "POST",
-        "/api/v1/demo/jobs",
+        "/api/v1/jobs",
         body=b"x" * 2048,
         headers=[(b"content-type", b"application/json"), (b"content-length", b"2048")],
     )
@@ -197,7 +197,7 @@ async def test_asgi_refuses_an_undeclared_oversized_stream() -> None:
     communicator = HttpCommunicator(
         application,
         "POST",
-        "/api/v1/demo/jobs",
+        "/api/v1/jobs",
         body=b"",
         headers=[(b"content-type", b"application/json")],
     )
@@ -210,7 +210,7 @@ async def test_asgi_refuses_an_undeclared_oversized_stream() -> None:
     assert b'"payload_too_large"' in response_body["body"]
 
 
-@pytest.mark.parametrize("path", ["/health", "/api/v1/demo/jobs"])
+@pytest.mark.parametrize("path", ["/health", "/api/v1/jobs"])
 def test_unknown_host_header_is_a_json_400_on_api_paths(api_client: APIClient, path: str) -> None:
     response = api_client.get(path, HTTP_HOST="attacker.example")
 

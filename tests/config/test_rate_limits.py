@@ -15,7 +15,7 @@ from config.http.rate_limits import Rate, check_rate_limit_settings, parse_rate
 from tests.config.urls_rate_limits import AUTH_SCOPED_PATH
 from tests.factories import UserFactory
 
-JOBS_PATH = "/api/v1/demo/jobs"
+JOBS_PATH = "/api/v1/jobs"
 PUBLIC_PATH = "/"
 CLOSED_REDIS = {
     "default": {
@@ -53,7 +53,7 @@ def client_as(role: str) -> APIClient:
 
 
 def start_job(client: APIClient) -> object:
-    return client.post(JOBS_PATH, {"message": "hi"}, format="json")
+    return client.post(JOBS_PATH, {"kind": "noop"}, format="json")
 
 
 @pytest.mark.django_db
@@ -82,7 +82,7 @@ def test_remaining_counts_down_with_each_request(settings) -> None:
 def test_an_error_response_carries_the_rate_limit_headers_too(settings) -> None:
     set_rates(settings, user="5/min")
 
-    response = client_as("user").post(JOBS_PATH, {"message": ""}, format="json")
+    response = client_as("user").post(JOBS_PATH, {"kind": ""}, format="json")
 
     assert response.status_code == 400
     assert response["RateLimit-Remaining"] == "4"

@@ -47,12 +47,12 @@ def test_access_log_line_has_request_id_user_method_path_status_and_duration(
     user_client: APIClient, user, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="agora.access"):
-        user_client.post("/api/v1/demo/jobs?token=s3cr3t&page=2", {}, HTTP_X_REQUEST_ID="req-42")
+        user_client.post("/api/v1/jobs?token=s3cr3t&page=2", {}, HTTP_X_REQUEST_ID="req-42")
 
     [record] = [r for r in caplog.records if r.name == "agora.access"]
     assert record.request_id == "req-42"
     assert record.method == "POST"
-    assert record.path == "/api/v1/demo/jobs"
+    assert record.path == "/api/v1/jobs"
     assert record.status == 400
     assert record.duration_ms >= 0
     assert record.user == str(user.pk)

@@ -38,7 +38,7 @@ def test_no_cross_origin_is_allowed_by_default(api_client: APIClient) -> None:
 @override_settings(CORS_ALLOWED_ORIGINS=["https://app.example.org"])
 def test_a_configured_origin_is_allowed_and_sees_the_request_id(api_client: APIClient) -> None:
     response = api_client.options(
-        "/api/v1/demo/jobs",
+        "/api/v1/jobs",
         HTTP_ORIGIN="https://app.example.org",
         HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
         HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization,content-type,idempotency-key",

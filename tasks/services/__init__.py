@@ -1,0 +1,23 @@
+"""Writes and side effects of the background stack: the job engine and the heartbeat."""
+
+from tasks.services.heartbeat import heartbeat_record
+from tasks.services.jobs import (
+    job_cancel,
+    job_create,
+    job_requeue,
+    job_results_purge,
+    jobs_create,
+    jobs_release,
+    jobs_sweep,
+)
+
+__all__ = [
+    "heartbeat_record",
+    "job_cancel",
+    "job_create",
+    "job_requeue",
+    "job_results_purge",
+    "jobs_create",
+    "jobs_release",
+    "jobs_sweep",
+]
