@@ -530,12 +530,12 @@ SENTRY_DSN = env.str("SENTRY_DSN", default="")
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="agora-demo-password")
 
 if SENTRY_DSN:
-    import sentry_sdk
+    # Django, Celery and error log records (failed job attempts among them): config/sentry.py.
+    from config.sentry import sentry_init
 
-    sentry_sdk.init(
+    sentry_init(
         dsn=SENTRY_DSN,
         environment=DJANGO_ENV,
         release=AGORA_VERSION,
-        send_default_pii=False,
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
     )
