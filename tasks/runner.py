@@ -12,6 +12,7 @@ import threading
 import time
 from typing import IO, Any
 
+import sentry_sdk
 from django.conf import settings
 from django.db import connections
 
@@ -103,10 +104,26 @@ def job_run(*, job_id: str, worker: str) -> str | None:
     keeper.start()
     context = JobContext(job)
     try:
-        return _run_claimed(job, context)
+        with sentry_sdk.new_scope() as scope:
+            _tag_error_reports(scope, job)
+            return _run_claimed(job, context)
     finally:
         keeper.stop()
         request_id_var.reset(token)
+
+
+def _tag_error_reports(scope: Any, job: Job) -> None:
+    """Name the job in whatever this attempt reports to Sentry (with SENTRY_DSN; nothing
+    otherwise): its failure is an error log record, which the logging integration sends."""
+    scope.set_tag("job.id", str(job.pk))
+    scope.set_tag("job.kind", job.kind)
+    scope.set_tag("job.priority", job.priority)
+    if job.request_id:
+        scope.set_tag("request_id", job.request_id)
+    scope.set_context(
+        "job",
+        {"attempt": job.attempts, "max_attempts": job.max_attempts, "owner": str(job.owner_id)},
+    )
 
 
 def _run_claimed(job: Job, context: JobContext) -> str | None:

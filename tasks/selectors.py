@@ -4,10 +4,12 @@ heartbeat."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import is_admin
@@ -36,6 +38,58 @@ def job_list(
     if kind:
         jobs = jobs.filter(kind=kind)
     return jobs.order_by("-created_at", "-id")
+
+
+def job_list_all(*, status: str | None = None, kind: str | None = None) -> QuerySet[Job]:
+    """Every owner's jobs, newest first, with their owners: for operators (the admin,
+    `manage.py jobs`), never for an API caller."""
+    jobs = Job.objects.select_related("owner")
+    if status:
+        jobs = jobs.filter(status=status)
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    return jobs.order_by("-created_at", "-id")
+
+
+def job_find(*, job_id: uuid.UUID | str) -> Job | None:
+    """Any job by id, whoever owns it: for operators at the shell (`manage.py jobs`)."""
+    pk = parse_uuid(job_id)
+    return Job.objects.filter(pk=pk).first() if pk else None
+
+
+@dataclass(frozen=True)
+class JobStats:
+    # (status, kind) -> number of jobs
+    counts: dict[tuple[str, str], int]
+    # Since when the longest-waiting queued job has been due (`run_after`: its creation, the
+    # end of its backoff, or its requeue); None when no job waits.
+    oldest_due_at: datetime | None
+    # Queued jobs not on the broker: parked behind a cap, waiting out a backoff, or not sent
+    # yet because the broker was down; the sweep sends them when their turn comes.
+    parked: int
+    # Running jobs whose lease went stale: their worker died; the next sweep revives them.
+    stale: int
+
+
+def job_stats() -> JobStats:
+    """Counts of jobs by status and kind, and how long the queue's oldest job has waited
+    (two queries; the second reads only unfinished rows, through tasks_job_active)."""
+    now = timezone.now()
+    counts = {
+        (row["status"], row["kind"]): row["n"]
+        for row in Job.objects.order_by().values("status", "kind").annotate(n=Count("id"))
+    }
+    active = Job.objects.filter(status__in=(JobStatus.QUEUED, JobStatus.RUNNING)).aggregate(
+        oldest=Min("run_after", filter=Q(status=JobStatus.QUEUED, run_after__lte=now)),
+        parked=Count("id", filter=Q(status=JobStatus.QUEUED, dispatched_at__isnull=True)),
+        stale=Count("id", filter=Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)),
+    )
+    return JobStats(
+        counts=counts,
+        oldest_due_at=active["oldest"],
+        parked=active["parked"],
+        stale=active["stale"],
+    )
 
 
 def job_dead_letters() -> QuerySet[Job]:

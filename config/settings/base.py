@@ -214,7 +214,12 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.05}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_SEND_TASK_EVENTS = False
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Tasks ignore their results and there is no result backend: no `celery.backend_cleanup` row.
+CELERY_RESULT_EXPIRES = None
+# The schedule is django_celery_beat's PeriodicTask rows, edited in the admin. The entries below
+# seed them: a row is created from its entry when none of that name exists, and never
+# overwritten afterwards, so the admin's edits survive restarts (tasks/beat.py, docs/jobs.md).
+CELERY_BEAT_SCHEDULER = "tasks.beat:SeedingDatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {
         "task": "tasks.heartbeat",
@@ -525,12 +530,12 @@ SENTRY_DSN = env.str("SENTRY_DSN", default="")
 DEMO_PASSWORD = env.str("DEMO_PASSWORD", default="agora-demo-password")
 
 if SENTRY_DSN:
-    import sentry_sdk
+    # Django, Celery and error log records (failed job attempts among them): config/sentry.py.
+    from config.sentry import sentry_init
 
-    sentry_sdk.init(
+    sentry_init(
         dsn=SENTRY_DSN,
         environment=DJANGO_ENV,
         release=AGORA_VERSION,
-        send_default_pii=False,
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
     )

@@ -207,8 +207,9 @@ def job_cancel(*, actor: User, job_id: uuid.UUID | str) -> Job:
     raise JobStateConflict(f"The job already ended ({job.status}).")
 
 
-def job_requeue(*, actor: User, job_id: uuid.UUID | str) -> Job:
-    """Run an ended job (dead, failed or cancelled) again from scratch (admins)."""
+def job_requeue(*, actor: User | None, job_id: uuid.UUID | str) -> Job:
+    """Run an ended job (dead, failed or cancelled) again from scratch: an admin (the API, the
+    admin's action), or the operator at the shell (`manage.py jobs requeue`, actor None)."""
     job = _visible_job(actor, job_id)
     requeueable = (JobStatus.DEAD, JobStatus.FAILED, JobStatus.CANCELLED)
     try:
@@ -242,10 +243,10 @@ def job_requeue(*, actor: User, job_id: uuid.UUID | str) -> Job:
     return job
 
 
-def _visible_job(actor: User, job_id: uuid.UUID | str) -> Job:
-    from tasks.selectors import job_get
+def _visible_job(actor: User | None, job_id: uuid.UUID | str) -> Job:
+    from tasks.selectors import job_find, job_get
 
-    job = job_get(actor=actor, job_id=job_id)
+    job = job_find(job_id=job_id) if actor is None else job_get(actor=actor, job_id=job_id)
     if job is None:
         raise JobNotFound()
     return job
