@@ -128,11 +128,12 @@ def export_write(
 
 
 def export_filters_clean(filters: Mapping[str, Any]) -> dict[str, str]:
-    """The post list's filters as given in a JSON object, as the query strings the list takes.
+    """The post list's filters as given in a JSON object, checked as the list checks them and
+    kept as the query strings it takes.
 
     Numbers become their text (`{"min_comments": 3}`); blank values are dropped, as the list
-    ignores them. Raises ValidationFailed naming each filter that is unknown or neither text
-    nor a number; the values themselves are checked by `export_posts`.
+    ignores them. Raises ValidationFailed naming every filter that is unknown, neither text nor
+    a number, or a value the list refuses (with the list's own message), all at once.
     """
     known = post_filter_names()
     cleaned: dict[str, str] = {}
@@ -144,6 +145,10 @@ def export_filters_clean(filters: Mapping[str, Any]) -> dict[str, str]:
             errors[name] = ["Must be text or a number."]
         elif str(value).strip():
             cleaned[name] = str(value)
+    try:
+        post_filters_apply(Post.objects.none(), cleaned)
+    except ValidationFailed as refused:
+        errors.update(refused.details)
     if errors:
         raise ValidationFailed(errors)
     return dict(sorted(cleaned.items()))

@@ -25,7 +25,7 @@ WRITING_PROGRESS_MAX = 99
 
 
 def clean(params: dict[str, Any], actor: Any) -> dict[str, Any]:
-    from content.exports import export_filters_clean, export_posts
+    from content.exports import export_filters_clean
 
     errors: dict[str, Any] = {
         name: ["Unknown parameter."] for name in sorted(set(params) - set(PARAMS))
@@ -40,8 +40,6 @@ def clean(params: dict[str, Any], actor: Any) -> dict[str, Any]:
     else:
         try:
             cleaned_filters = export_filters_clean(filters)
-            # Checks every value as the list would (the queryset is built, never run here).
-            export_posts(actor=actor, filters=cleaned_filters)
         except ValidationFailed as error:
             errors["filters"] = error.details
     if errors:
