@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-ws contract ci venv migrate clean
+.PHONY: run test lint format bench bench-ws bench-export contract ci venv migrate clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Agora needs Python 3.11 or newer")'
@@ -47,6 +47,11 @@ bench: venv
 bench-ws: venv
 	@$(PY) -m tests.perf.ws_fanout $(BENCH_WS_ARGS)
 	@$(PY) -m tests.perf.ws_resume $(BENCH_RESUME_ARGS)
+
+# The `export` job at 100k posts per format (tests/perf/jobs_export.py): time, rows/s, peak
+# memory. Needs a PostgreSQL database of its own: DATABASE_URL=postgres://…/bench make bench-export
+bench-export: venv
+	@$(PY) -m tests.perf.jobs_export $(BENCH_EXPORT_ARGS)
 
 # Schemathesis against the real server on a throwaway database (tests/contract/run_schemathesis.py):
 # fails on any 5xx, undocumented status or answer that breaks the OpenAPI document. CI passes

@@ -1,8 +1,9 @@
 """Post exports as CSV, JSON or XLSX, written row by row so memory stays flat at any size.
 
 The same writers serve a download (`export_response`) and a background job writing to a file
-(`export_write`). Rows come from `QuerySet.iterator(chunk_size=...)` as plain tuples: one fetch
-and one tags query per chunk, never the whole result in memory.
+(`export_write`, with the posts of `export_posts`: the list's filters from a plain mapping, as
+the `export` job kind gives them). Rows come from `QuerySet.iterator(chunk_size=...)` as plain
+tuples: one fetch and one tags query per chunk, never the whole result in memory.
 
 Format decisions:
 
@@ -25,7 +26,7 @@ import csv
 import io
 import json
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -39,8 +40,11 @@ from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 
+from config.core.errors import ValidationFailed
 from config.core.representations import iso_time
+from content.filters import post_filter_names, post_filter_unknown_message, post_filters_apply
 from content.models import Post
+from content.selectors import post_list
 
 EXPORT_FORMATS = ("csv", "json", "xlsx")
 CONTENT_TYPES = {
@@ -67,6 +71,8 @@ BODY_CHUNK_SIZE = 200
 STREAM_PIECE_BYTES = 64 * 1024
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MAX_ROWS = 1_048_576  # per worksheet, header included; more rows continue on a new sheet
+# `export_write` tells its `progress` callback the rows written after this many more.
+PROGRESS_EVERY_ROWS = 500
 
 
 def export_response(posts: QuerySet[Post], *, file_format: str) -> StreamingHttpResponse:
@@ -97,13 +103,21 @@ def export_response(posts: QuerySet[Post], *, file_format: str) -> StreamingHttp
     return response
 
 
-def export_write(posts: QuerySet[Post], *, file_format: str, destination: BinaryIO) -> int:
+def export_write(
+    posts: QuerySet[Post],
+    *,
+    file_format: str,
+    destination: BinaryIO,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Write `posts` to a binary file-like object; returns the number of posts written.
 
     `destination` is neither closed nor rewound. XLSX needs no seekable destination.
+    `progress`, if given, is called with the count of rows written every PROGRESS_EVERY_ROWS
+    rows; an exception it raises stops the export there.
     """
     _check_format(file_format)
-    tally = _Tally()
+    tally = _Tally(progress=progress)
     if file_format == "xlsx":
         _xlsx_write(_rows(posts), destination, tally)
     else:
@@ -111,6 +125,39 @@ def export_write(posts: QuerySet[Post], *, file_format: str, destination: Binary
         for piece in _gathered(_TEXT_WRITERS[file_format](rows, tally)):
             destination.write(piece)
     return tally.rows
+
+
+def export_filters_clean(filters: Mapping[str, Any]) -> dict[str, str]:
+    """The post list's filters as given in a JSON object, checked as the list checks them and
+    kept as the query strings it takes.
+
+    Numbers become their text (`{"min_comments": 3}`); blank values are dropped, as the list
+    ignores them. Raises ValidationFailed naming every filter that is unknown, neither text nor
+    a number, or a value the list refuses (with the list's own message), all at once.
+    """
+    known = post_filter_names()
+    cleaned: dict[str, str] = {}
+    errors: dict[str, list[str]] = {}
+    for name, value in filters.items():
+        if name not in known:
+            errors[name] = [post_filter_unknown_message()]
+        elif isinstance(value, bool) or not isinstance(value, str | int | float):
+            errors[name] = ["Must be text or a number."]
+        elif str(value).strip():
+            cleaned[name] = str(value)
+    try:
+        post_filters_apply(Post.objects.none(), cleaned)
+    except ValidationFailed as refused:
+        errors.update(refused.details)
+    if errors:
+        raise ValidationFailed(errors)
+    return dict(sorted(cleaned.items()))
+
+
+def export_posts(*, actor: Any, filters: Mapping[str, Any]) -> QuerySet[Post]:
+    """The posts an export with the post list's `filters` holds: what `actor` may read, narrowed
+    and ordered as `GET posts` would. Raises ValidationFailed naming each bad filter."""
+    return post_filters_apply(post_list(actor=actor), export_filters_clean(filters))
 
 
 def export_filename(*, file_format: str, now: datetime | None = None) -> str:
@@ -143,6 +190,12 @@ class ExportResponse(StreamingHttpResponse):
 @dataclass
 class _Tally:
     rows: int = 0
+    progress: Callable[[int], None] | None = None
+
+    def add(self) -> None:
+        self.rows += 1
+        if self.progress is not None and self.rows % PROGRESS_EVERY_ROWS == 0:
+            self.progress(self.rows)
 
 
 def _check_format(file_format: str) -> None:
@@ -248,7 +301,7 @@ def _csv_pieces(posts: Iterable[_Row], tally: _Tally) -> Iterator[bytes]:
                 iso_time(post.published_at) or "",
             )
         )
-        tally.rows += 1
+        tally.add()
 
 
 def _json_pieces(posts: Iterable[_Row], tally: _Tally) -> Iterator[bytes]:
@@ -256,7 +309,7 @@ def _json_pieces(posts: Iterable[_Row], tally: _Tally) -> Iterator[bytes]:
     for post in posts:
         yield separator + _json_bytes(_list_item(post))
         separator = b","
-        tally.rows += 1
+        tally.add()
     yield b"[]" if separator == b"[" else b"]"
 
 
@@ -337,7 +390,7 @@ def _xlsx_write(posts: Iterable[_Row], destination: BinaryIO, tally: _Tally) -> 
             sheet.write_datetime(row, 6, _naive_utc(post.created_at), when)
             if post.published_at is not None:
                 sheet.write_datetime(row, 7, _naive_utc(post.published_at), when)
-            tally.rows += 1
+            tally.add()
     finally:
         workbook.close()
 

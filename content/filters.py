@@ -1,22 +1,34 @@
-"""Query-parameter filters of the post and comment lists. A malformed value is a 400."""
+"""Query-parameter filters of the post and comment lists. A malformed value is a 400.
+
+`post_filters_apply` applies the post list's filters and `ordering` from a plain mapping, for
+callers outside a request (an export job, through content.exports); the list view applies the
+same FilterSet and ordering through its filter backends.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import django_filters
 from django import forms
 from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.functions import Lower
+from django.http import QueryDict
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 
 from config.api.filters import DateOrDateTimeFilter
+from config.api.ordering import ORDERING_PARAM, ordered, ordering_errors
+from config.core.errors import ValidationFailed
 from content.models import LIVE, Comment, Post, PostStatus
-from content.selectors import post_search
+from content.selectors import post_search, search_is_ranked
 
 SEARCH_MAX_LENGTH = 200
+# The post list's `?ordering=` choices and its default order.
+POST_ORDERING_FIELDS = ["created_at", "updated_at", "published_at", "title", "comment_count"]
+POST_ORDERING = ["-created_at"]
 
 
 class TextFilter(django_filters.CharFilter):
@@ -106,6 +118,43 @@ class CommentFilterSet(django_filters.FilterSet):
     class Meta:
         model = Comment
         fields: list[str] = []
+
+
+def post_filter_names() -> list[str]:
+    """Every filter of the post list, `ordering` included."""
+    return [*PostFilterSet.base_filters, ORDERING_PARAM]
+
+
+def post_filter_unknown_message() -> str:
+    return f"Not a filter of the post list; one of: {', '.join(post_filter_names())}."
+
+
+def post_filters_apply(posts: QuerySet[Post], filters: Mapping[str, str]) -> QuerySet[Post]:
+    """`posts` narrowed and sorted as `GET posts?<filters>` narrows and sorts them.
+
+    Raises ValidationFailed naming each bad filter, with the list's own messages; names that are
+    no filter of the list are refused too. Ranked full-text search orders by rank when no
+    `ordering` is given, as the list does.
+    """
+    unknown = sorted(set(filters) - set(post_filter_names()))
+    errors = {name: [post_filter_unknown_message()] for name in unknown}
+    raw_ordering = filters.get(ORDERING_PARAM)
+    ordering_problems = ordering_errors(raw_ordering, POST_ORDERING_FIELDS)
+    if ordering_problems:
+        errors[ORDERING_PARAM] = ordering_problems
+    query = QueryDict(mutable=True)
+    query.update(
+        {name: value for name, value in filters.items() if name in PostFilterSet.base_filters}
+    )
+    filterset = PostFilterSet(query, queryset=posts)
+    if not filterset.is_valid():
+        errors.update({name: list(messages) for name, messages in filterset.errors.items()})
+    if errors:
+        raise ValidationFailed(errors)
+    posts = filterset.qs
+    if raw_ordering is None and filters.get("search", "").strip() and search_is_ranked():
+        return posts.order_by("-search_rank", "-created_at", "-id")
+    return ordered(posts, raw_ordering, allowed=POST_ORDERING_FIELDS, default=POST_ORDERING)
 
 
 def filtered(

@@ -12,8 +12,10 @@ from tasks.representations import job_representation
 from tasks.services.jobs import BATCH_MAX_JOBS
 
 KIND_HELP = (
-    "`export` (params `file_format`: csv|json|xlsx, `filters`: the post list's filters), "
-    "`report` (`file_format`: pdf|xlsx, `days`: 1-365), `thumbnail` (`upload`: an upload id)."
+    "`export` (params `file_format`: csv|json|xlsx, default csv; `filters`: an object of the "
+    "post list's filters and `ordering`, as `GET posts` takes them), "
+    "`report` (`file_format`: pdf|xlsx, default pdf; `days`: 1-365, default 30), "
+    "`thumbnail` (`upload`: an upload id)."
 )
 
 

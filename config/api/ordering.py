@@ -199,41 +199,12 @@ class StrictOrderingFilter(BaseFilterBackend):
     ordering_param = ORDERING_PARAM
 
     def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> Any:
-        allowed = _allowed_fields(view)
         raw = request.query_params.get(self.ordering_param)
-        if raw is None:
-            requested = _default_ordering(view)
-            if not requested:
-                return queryset
-        else:
-            requested = self._parse(raw, allowed)
-        items = []
-        for entry in requested:
-            public = entry.removeprefix("-")
-            items.append(_ordering_item(allowed.get(public, public), entry.startswith("-")))
-        terms = terms_from_ordering(items, queryset)
-        return queryset.order_by(*(term.order_by() for term in terms))
-
-    def _parse(self, raw: str, allowed: Mapping[str, Any]) -> list[str]:
-        choices = ", ".join(allowed) or "(none)"
-        errors: list[str] = []
-        entries: list[str] = []
-        seen: set[str] = set()
-        for part in raw.split(","):
-            entry = part.strip()
-            name = entry.removeprefix("-")
-            if not name:
-                errors.append(f"Empty ordering field. Allowed: {choices}.")
-            elif name not in allowed:
-                errors.append(f"Unknown ordering field: {name}. Allowed: {choices}.")
-            elif name in seen:
-                errors.append(f"Duplicate ordering field: {name}.")
-            else:
-                seen.add(name)
-                entries.append(entry)
+        allowed = _allowed_fields(view)
+        errors = ordering_errors(raw, allowed)
         if errors:
             raise ValidationError({self.ordering_param: errors})
-        return entries
+        return ordered(queryset, raw, allowed=allowed, default=_default_ordering(view))
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         allowed = list(_allowed_fields(view))
@@ -255,6 +226,52 @@ class StrictOrderingFilter(BaseFilterBackend):
                 "schema": {"type": "string", "pattern": ordering_pattern(allowed)},
             }
         ]
+
+
+def ordering_errors(raw: str | None, allowed: Mapping[str, Any] | Sequence[str]) -> list[str]:
+    """What is wrong with an `ordering` value (empty list: nothing, or no value)."""
+    choices = ", ".join(allowed) or "(none)"
+    errors: list[str] = []
+    seen: set[str] = set()
+    for part in raw.split(",") if raw is not None else ():
+        name = part.strip().removeprefix("-")
+        if not name:
+            errors.append(f"Empty ordering field. Allowed: {choices}.")
+        elif name not in allowed:
+            errors.append(f"Unknown ordering field: {name}. Allowed: {choices}.")
+        elif name in seen:
+            errors.append(f"Duplicate ordering field: {name}.")
+        else:
+            seen.add(name)
+    return errors
+
+
+def ordered(
+    queryset: QuerySet[Any],
+    raw: str | None,
+    *,
+    allowed: Mapping[str, Any] | Sequence[str],
+    default: Sequence[str] = (),
+) -> QuerySet[Any]:
+    """`queryset` sorted by an `ordering` value (public names, checked by `ordering_errors`
+    first), or by `default` when there is none; ends with the primary key (`sort_terms`).
+
+    Shared by `StrictOrderingFilter` and the callers that order a list outside a request (an
+    export job applies the list's `ordering` filter).
+    """
+    targets = dict(allowed) if isinstance(allowed, Mapping) else {name: name for name in allowed}
+    if raw is None:
+        requested = list(default)
+        if not requested:
+            return queryset
+    else:
+        requested = [part.strip() for part in raw.split(",")]
+    items = []
+    for entry in requested:
+        public = entry.removeprefix("-")
+        items.append(_ordering_item(targets.get(public, public), entry.startswith("-")))
+    terms = terms_from_ordering(items, queryset)
+    return queryset.order_by(*(term.order_by() for term in terms))
 
 
 def ordering_pattern(allowed: Sequence[str]) -> str:

@@ -243,6 +243,8 @@ EMBEDDED_WORKER_CONCURRENCY = env.int("EMBEDDED_WORKER_CONCURRENCY", default=2)
 # --- Background jobs (tasks.services.jobs, docs/jobs.md) -------------------------------------
 # The kinds this server runs; JOB_EXTRA_KINDS (comma-separated dotted paths) adds more.
 JOB_KINDS = [
+    "tasks.kinds.export.KIND",
+    "tasks.kinds.report.KIND",
     "tasks.kinds.thumbnail.KIND",
     *env.list("JOB_EXTRA_KINDS", default=[]),
 ]

@@ -27,7 +27,14 @@ from config.api.ordering import StrictOrderingFilter
 from config.http.public_cache import remember_public_response
 from content import read_cache, selectors, services
 from content.exports import export_response
-from content.filters import CommentFilterSet, FilterBackend, PostFilterSet, filtered
+from content.filters import (
+    POST_ORDERING,
+    POST_ORDERING_FIELDS,
+    CommentFilterSet,
+    FilterBackend,
+    PostFilterSet,
+    filtered,
+)
 from content.models import Post
 from content.representations import comment_representation, post_representation
 from content.selectors.stats import post_stats
@@ -124,8 +131,8 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
     serializer_class = PostOutputSerializer
     filter_backends = [FilterBackend, StrictOrderingFilter]
     filterset_class = PostFilterSet
-    ordering_fields = ["created_at", "updated_at", "published_at", "title", "comment_count"]
-    ordering = ["-created_at"]
+    ordering_fields = POST_ORDERING_FIELDS
+    ordering = POST_ORDERING
     lookup_value_regex = "[^/]+"
 
     def get_queryset(self) -> Any:
