@@ -135,9 +135,7 @@ def test_valid_json_that_is_not_an_object_is_malformed_request(
 def test_a_charset_that_is_not_a_text_encoding_is_a_415(
     user_client: APIClient, content_type: str
 ) -> None:
-    response = user_client.post(
-        "/api/v1/jobs", b'{"message": "hi"}', content_type=content_type
-    )
+    response = user_client.post("/api/v1/jobs", b'{"message": "hi"}', content_type=content_type)
 
     error = assert_envelope(response, 415, "unsupported_media_type")
     assert "charset" in error["message"]
