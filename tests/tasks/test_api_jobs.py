@@ -21,7 +21,7 @@ from tasks.models import Job, JobStatus
 from tasks.runner import job_run
 from tasks.services import job_results_purge
 from tasks.services.jobs import job_claim
-from tests.content.uploads import PDF, image_bytes
+from tests.content.uploads import image_bytes
 from tests.factories import AdminFactory, GuestFactory, UserFactory
 from tests.openapi import assert_matches
 from tests.tasks.jobs_http import (
@@ -194,19 +194,6 @@ def test_params_naming_an_upload_the_caller_cannot_see_are_a_400(
     assert response.status_code == 400
     assert error_of(response)["details"] == {"params": {"upload": ["No such upload."]}}
     assert not Job.objects.filter(owner__username="jürgen_müller").exists()
-
-
-def test_a_thumbnail_for_a_document_is_a_400(
-    owner: Any, client: APIClient, media_root: Path
-) -> None:
-    from content.services import upload_create
-
-    document = upload_create(actor=owner, name="Bericht.pdf", data=PDF)
-
-    response = post_job(client, "thumbnail", {"upload": str(document.pk)})
-
-    assert response.status_code == 400
-    assert error_of(response)["details"] == {"params": {"upload": ["Only images have thumbnails."]}}
 
 
 def test_anonymous_callers_get_401(api_client: APIClient) -> None:
