@@ -661,6 +661,33 @@ def test_a_different_request_owner_or_an_ended_unsuccessful_job_gets_a_new_job(
     assert started(client, "noop", {"tag": "a"}) != job_id
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_identical_requests_racing_each_other_get_one_job() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from django.db import connection
+
+    owner = UserFactory()
+    clients = [client_for(owner) for _ in range(4)]
+    barrier = Barrier(len(clients))
+
+    def post(client: APIClient) -> Any:
+        try:
+            barrier.wait(timeout=10)
+            return post_job(client, "noop", {"tag": "gleichzeitig"})
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        responses = list(pool.map(post, clients))
+
+    assert [response.status_code for response in responses] == [202] * len(clients)
+    assert len({response.json()["id"] for response in responses}) == 1
+    assert Job.objects.count() == 1
+
+
 # --- dead letters and requeue -----------------------------------------------------------------
 
 
