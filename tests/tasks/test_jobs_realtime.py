@@ -144,3 +144,35 @@ async def test_a_failed_job_notifies_its_owner_with_its_status(celery_worker: An
     )
 
     assert frame["data"]["data"]["job"] == {"id": job["id"], "kind": "refused", "status": "failed"}
+
+
+async def test_a_cancelled_running_job_ends_its_room_with_job_finished_cancelled(
+    celery_worker: Any,
+) -> None:
+    owner = await sync_to_async(UserFactory)()
+    ws = await connect_as(owner)
+    job = await post_as(owner, "steps", {"steps": 50, "seconds": 0.05})
+    room = f"job:{job['id']}"
+    await subscribe(ws, room, since=job["id"])
+    await receive_until(
+        ws, lambda f: f.get("event") == "job.progress" and f["data"]["progress"] > 0, timeout=20
+    )
+
+    cancel = await sync_to_async(lambda: client_for(owner).post(job_url(job["id"], "cancel")))()
+    # Its end is announced in two rooms, in no promised order.
+    seen: dict[str, Any] = {}
+    while len(seen) < 2:
+        frame = await receive_until(
+            ws, lambda f: f.get("event") in ("job.finished", "notification"), timeout=20
+        )
+        seen[frame["event"]] = frame["data"]
+
+    assert cancel.status_code == 200
+    finished = seen["job.finished"]
+    assert (finished["status"], finished["result"]) == ("cancelled", None)
+    assert 0 < finished["progress"] < 100
+    assert seen["notification"]["data"]["job"] == {
+        "id": job["id"],
+        "kind": "steps",
+        "status": "cancelled",
+    }
