@@ -8,7 +8,9 @@ same code the worker calls.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -208,11 +210,27 @@ def test_a_guest_may_start_a_job(db: None) -> None:
     assert response.status_code == 202
 
 
-def test_a_posted_job_runs_on_a_worker_and_reads_succeeded(celery_worker: Any) -> None:
+def test_a_posted_job_runs_on_a_worker_and_reads_succeeded(
+    celery_worker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     client = client_for(UserFactory())
-    job_id = started(client, "steps", {"steps": 2, "seconds": 0.05})
+    with caplog.at_level(logging.INFO, logger="agora.tasks"):
+        response = client.post(
+            URL,
+            {"kind": "steps", "params": {"steps": 2, "seconds": 0.05}},
+            HTTP_X_REQUEST_ID="req-job-logs",
+        )
+        job_id = response.json()["id"]
+        wait_for(job_id)
+        # The worker logs the success just after committing it.
+        deadline = time.monotonic() + 5
+        while "job succeeded" not in caplog.messages and time.monotonic() < deadline:
+            time.sleep(0.02)
 
-    wait_for(job_id)
+    # The job's logs, written by the worker, name the request that posted it.
+    logged = {r.getMessage(): r for r in caplog.records if getattr(r, "job_id", "") == job_id}
+    assert {"job queued", "job started", "job succeeded"} <= set(logged)
+    assert {logged[m].request_id for m in ("job started", "job succeeded")} == {"req-job-logs"}
 
     body = job_body(client, job_id)
     assert (body["status"], body["progress"], body["attempts"]) == ("succeeded", 100, 1)
