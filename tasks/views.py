@@ -104,17 +104,18 @@ class JobBatchView(IdempotentMixin, APIView):
     def post(self, request: Request) -> Response:
         envelope = JobBatchInputSerializer(data=request.data)
         envelope.is_valid(raise_exception=True)
-        requests: list[JobRequest] = []
+        requests: dict[int, JobRequest] = {}
         errors: dict[str, Any] = {}
         for index, item in enumerate(envelope.validated_data["jobs"]):
             serializer = JobInputSerializer(data=item)
             if serializer.is_valid():
-                requests.append(JobRequest(**serializer.validated_data))
+                requests[index] = JobRequest(**serializer.validated_data)
             else:
                 errors[str(index)] = serializer.errors
         if errors:
-            raise ValidationFailed({"jobs": errors})
-        jobs = services.jobs_create(actor=request.user, requests=requests)
+            errors.update(services.jobs_validate(actor=request.user, requests=requests))
+            raise ValidationFailed({"jobs": dict(sorted(errors.items(), key=lambda e: int(e[0])))})
+        jobs = services.jobs_create(actor=request.user, requests=list(requests.values()))
         body = {"results": [job_representation(job) for job in jobs]}
         return Response(body, status=status.HTTP_202_ACCEPTED)
 

@@ -50,6 +50,7 @@ from django.db import transaction
 from django.test import override_settings
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from PIL import Image
 from rest_framework.test import APIClient
 
@@ -65,6 +66,9 @@ from content.models import PostAttachment, PostStatus, Upload
 from content.services import upload_create
 from realtime.models import NotificationKind
 from realtime.services import notification_create
+from tasks.models import Job
+from tasks.runner import job_run
+from tasks.services import job_create
 from tests.content.factories import CommentFactory, PostFactory
 from tests.factories import PASSWORD, AdminFactory, GuestFactory, UserFactory, token_pair
 
@@ -178,8 +182,19 @@ MATRIX: list[tuple[str, str, str, Cell, Cell, Cell, Cell, Cell, Cell]] = [
     ("DELETE", "/uploads/{pk}",                  "users_upload",           401, UNV, 204, 204, 204, 204),
     ("DELETE", "/uploads/{pk}",                  "others_upload",          401, UNV, 404, 204, 404, 204),
     ("DELETE", "/uploads/{pk}",                  "attached_upload",        401, UNV, 403, 204, 403, 204),
-    # Jobs: any account may run the demo job, a guest too (it writes no content).
-    ("POST",   "/demo/jobs",                     "",                       401, 202, 202, 202, 202, 202),
+    # Jobs: every account runs jobs of its own, a guest too (a job writes no content); a key
+    # acts as its owner. Others' jobs are 404 but to admins, who read and cancel any; a result
+    # file is downloaded by its owner only. Dead letters and requeue are admins' (keys too).
+    ("GET",    "/jobs",                          "",                       401, 200, 200, 200, 200, 200),
+    ("POST",   "/jobs",                          "",                       401, 202, 202, 202, 202, 202),
+    ("POST",   "/jobs/batch",                    "",                       401, 202, 202, 202, 202, 202),
+    ("GET",    "/jobs/dead-letters",             "",                       401, 403, 403, 200, 403, 200),
+    ("GET",    "/jobs/{job_id}",                 "users_job",              401, 404, 200, 200, 200, 200),
+    ("GET",    "/jobs/{job_id}",                 "others_job",             401, 404, 404, 200, 404, 200),
+    ("POST",   "/jobs/{job_id}/cancel",          "users_job",              401, 404, 200, 200, 200, 200),
+    ("POST",   "/jobs/{job_id}/cancel",          "others_job",             401, 404, 404, 200, 404, 200),
+    ("GET",    "/jobs/{job_id}/result",          "users_finished_job",     401, 404, 200, 404, 200, 404),
+    ("POST",   "/jobs/{job_id}/requeue",         "users_dead_job",         401, 403, 403, 202, 403, 202),
 ]
 # fmt: on
 
@@ -248,7 +263,8 @@ PAYLOADS: dict[tuple[str, str], Callable[[World, str], dict[str, Any]]] = {
     ("PUT", "/comments/{pk}"): lambda w, target: {"body": "同意，写得很好。"},  # noqa: RUF001
     ("PATCH", "/comments/{pk}"): lambda w, target: {"body": "O'Brien, edited"},
     ("POST", "/notifications/read"): lambda w, target: {"ids": [target]},
-    ("POST", "/demo/jobs"): lambda w, target: {"message": "Grüß Gott, 李雷!"},
+    ("POST", "/jobs"): lambda w, target: {"kind": "noop", "params": {"tag": "Grüß Gott, 李雷!"}},
+    ("POST", "/jobs/batch"): lambda w, target: {"jobs": [{"kind": "noop"}, {"kind": "steps"}]},
     ("POST", "/uploads"): lambda w, target: {
         "file": SimpleUploadedFile("Zoë's notes.txt", "Grüße, 李雷 🚀\n".encode())
     },
@@ -326,6 +342,10 @@ def _world_build() -> World:
         "draft_upload": str(draft_upload.pk),
         "users_spare_key": str(spare_key.pk),
         "users_spare_login": _session_id(token_pair(user).refresh_token),
+        "users_job": str(job_create(actor=user, kind="noop").pk),
+        "others_job": str(job_create(actor=other, kind="noop").pk),
+        "users_finished_job": _finished_job(user),
+        "users_dead_job": _dead_job(user),
         "users_notification": str(
             notification_create(
                 recipient_id=user.pk,
@@ -349,6 +369,21 @@ def _world_build() -> World:
         reset_token=password_reset_token_make(other),
         others_refresh_token=token_pair(other).refresh_token,
     )
+
+
+def _finished_job(owner: User) -> str:
+    """A job of `owner` that succeeded with a result file, run here as a worker would."""
+    job = job_create(actor=owner, kind="echo", params={"text": "Grüße, 李雷 🚀"})
+    assert job_run(job_id=str(job.pk), worker="permission-matrix") == "succeeded"
+    return str(job.pk)
+
+
+def _dead_job(owner: User) -> str:
+    """A job of `owner` that used up its attempts (a dead letter)."""
+    job = job_create(actor=owner, kind="broken")
+    while job_run(job_id=str(job.pk), worker="permission-matrix") != "dead":
+        Job.objects.filter(pk=job.pk).update(run_after=timezone.now())
+    return str(job.pk)
 
 
 def _upload(owner: User) -> Upload:

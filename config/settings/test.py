@@ -36,4 +36,5 @@ JOB_KINDS = [
     *JOB_KINDS,
     *(f"tests.tasks.kinds.{name}" for name in ("NOOP", "STEPS", "FLAKY", "BROKEN", "REFUSED")),
     "tests.tasks.kinds.TALLY",
+    "tests.tasks.kinds.ECHO",
 ]

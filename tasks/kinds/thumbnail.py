@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from accounts.models import is_admin
 from config.core.errors import ValidationFailed
 from tasks.kinds import JobFailed, JobKind
 from tasks.runner import JobContext
@@ -23,6 +24,10 @@ def clean(params: dict[str, Any], actor: Any) -> dict[str, Any]:
     upload = upload_get(actor=actor, upload_id=str(params.get("upload", "")))
     if upload is None:
         raise ValidationFailed({"upload": ["No such upload."]})
+    # Readers of a post see its attachments, but making thumbnails rewrites the upload's
+    # files: its owner's (or an admin's) call, as deleting it is.
+    if upload.owner_id != actor.pk and not is_admin(actor):
+        raise ValidationFailed({"upload": ["Only the upload's owner may ask for its thumbnails."]})
     if upload.kind != UploadKind.IMAGE:
         raise ValidationFailed({"upload": ["Only images have thumbnails."]})
     return {"upload": str(upload.pk)}

@@ -9,6 +9,7 @@ from tasks.services.jobs import (
     jobs_create,
     jobs_release,
     jobs_sweep,
+    jobs_validate,
 )
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "jobs_create",
     "jobs_release",
     "jobs_sweep",
+    "jobs_validate",
 ]

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -112,6 +112,18 @@ def jobs_create(*, actor: User, requests: Sequence[JobRequest]) -> list[Job]:
         raise ValidationFailed({"jobs": errors})
     with transaction.atomic():
         return [_job_insert(actor, request, notify=True) for request in cleaned]
+
+
+def jobs_validate(*, actor: User, requests: Mapping[int, JobRequest]) -> dict[str, Any]:
+    """The errors of each request by its index, creating nothing: a batch whose other items
+    are already refused still reports every mistake in one answer."""
+    errors: dict[str, Any] = {}
+    for index, request in requests.items():
+        try:
+            _request_clean(actor, request)
+        except ValidationFailed as error:
+            errors[str(index)] = error.details
+    return errors
 
 
 def _request_clean(actor: User, request: JobRequest) -> JobRequest:

@@ -44,9 +44,9 @@ OpenAPI 3.0 document can say, so CI does not run those two checks:
   beyond U+FFFF too; the `pattern` lists the rest (accounts.validators), the description says
   so; a username's letters are Unicode's, which an ECMA-262 `\\w` is not.
 
-A member gets only 403s from the admin operations (audits, the user list, role changes); a
-last run fuzzes them as an administrator, so that their answers are checked too. It comes last
-because it may deactivate the other runs' members.
+A member gets only 403s from the admin operations (audits, the user list, role changes, the
+jobs' dead letters and requeue); a last run fuzzes them as an administrator, so that their
+answers are checked too. It comes last because it may deactivate the other runs' members.
 """
 
 from __future__ import annotations
@@ -90,6 +90,8 @@ ADMIN_ONLY = (
     "DELETE /api/v1/audits/{record_id}",
     "GET /api/v1/users",
     "PATCH /api/v1/users/{user_id}",
+    "GET /api/v1/jobs/dead-letters",
+    "POST /api/v1/jobs/{job_id}/requeue",
 )
 
 

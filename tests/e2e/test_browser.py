@@ -29,22 +29,22 @@ def tab(chromium: Browser) -> Iterator[Page]:
 
 def test_swagger_ui_renders_the_api_offline(live_url: str, tab: Page) -> None:
     tab.goto(f"{live_url}/docs")
-    expect(tab.locator(".swagger-ui").first).to_contain_text("/api/v1/demo/jobs")
+    expect(tab.locator(".swagger-ui").first).to_contain_text("/api/v1/jobs/dead-letters")
     dom = tab.content()
 
     assert 'class="swagger-ui' in dom
     assert "Agora API" in dom
-    assert "/api/v1/demo/jobs" in dom
+    assert "/api/v1/jobs/dead-letters" in dom
     assert "Authorize" in dom
 
 
 def test_redoc_renders_the_api_offline(live_url: str, tab: Page) -> None:
     tab.goto(f"{live_url}/redoc")
-    expect(tab.locator("body")).to_contain_text("/api/v1/demo/jobs")
+    expect(tab.locator("body")).to_contain_text("/api/v1/jobs/dead-letters")
     dom = tab.content()
 
     assert "Agora API" in dom
-    assert "/api/v1/demo/jobs" in dom
+    assert "/api/v1/jobs/dead-letters" in dom
 
 
 def test_swagger_authorize_button_logs_in_with_the_password_flow(live_url: str, tab: Page) -> None:

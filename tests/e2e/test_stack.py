@@ -46,18 +46,19 @@ def test_job_started_over_http_reaches_a_websocket_client_over_tcp(live_url: str
         ws.send(json.dumps({"type": "ping"}))
         pong = json.loads(ws.recv(timeout=10))
         status, body = _post_json(
-            f"{live_url}/api/v1/demo/jobs",
-            {"message": "Zoë says 你好"},
+            f"{live_url}/api/v1/jobs",
+            {"kind": "echo", "params": {"text": "Zoë says 你好"}},
             Authorization=bearer(member),
             **{"X-Request-ID": "e2e-request-7"},
         )
+        # The owner's room `user:<id>` is joined on connect: the job's end is told there.
         frame = json.loads(ws.recv(timeout=30))
 
     assert pong == {"type": "pong"}
     assert status == 202
-    assert frame["event"] == "demo.finished"
-    assert frame["data"]["job_id"] == body["job_id"]
-    assert frame["data"]["result"]["words"] == 3
+    assert (frame["event"], frame["room"]) == ("notification", f"user:{member.pk}")
+    assert frame["data"]["kind"] == "job_finished"
+    assert frame["data"]["data"]["job"] == {"id": body["id"], "kind": "echo", "status": "succeeded"}
     assert frame["request_id"] == "e2e-request-7"
 
 

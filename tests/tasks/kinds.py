@@ -6,10 +6,13 @@
 - `broken`: always fails (ends dead); `refused`: fails in a way retrying cannot fix.
 - `tally`: adds one to the tally file named by `name` once per run, after `seconds`: the
   effect the kill -9 tests count.
+- `echo`: streams `text` as `job.output` chunks of `chunk` characters and stores it as its
+  result file `echo.txt` (the API tests' job with output and a file).
 """
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 from typing import Any
@@ -82,6 +85,30 @@ def _tally(context: JobContext) -> dict[str, Any]:
     return {"tallied": True}
 
 
+def _echo_clean(params: dict[str, Any], actor: Any) -> dict[str, Any]:
+    text, chunk = params.get("text"), params.get("chunk", 8)
+    errors: dict[str, list[str]] = {}
+    if not isinstance(text, str) or not text:
+        errors["text"] = ["Some text."]
+    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk < 1:
+        errors["chunk"] = ["A positive integer."]
+    errors.update(
+        {name: ["Unknown parameter."] for name in sorted(set(params) - {"text", "chunk"})}
+    )
+    if errors:
+        raise ValidationFailed(errors)
+    return {"text": text, "chunk": chunk}
+
+
+def _echo(context: JobContext) -> dict[str, Any]:
+    text, size = context.params["text"], context.params["chunk"]
+    chunks = [text[start : start + size] for start in range(0, len(text), size)]
+    for chunk in chunks:
+        context.output(chunk)
+    context.save_result_file("echo.txt", io.BytesIO(text.encode()))
+    return {"chunks": len(chunks)}
+
+
 NOOP = JobKind(name="noop", clean=_numbers(), run=_noop)
 STEPS = JobKind(name="steps", clean=_numbers(steps=(int, 3), seconds=(float, 0.1)), run=_steps)
 FLAKY = JobKind(
@@ -90,3 +117,4 @@ FLAKY = JobKind(
 BROKEN = JobKind(name="broken", clean=_numbers(), run=_broken, retries=2, retry_base_seconds=0.05)
 REFUSED = JobKind(name="refused", clean=_numbers(), run=_refused)
 TALLY = JobKind(name="tally", clean=_numbers(seconds=(float, 0.0)), run=_tally)
+ECHO = JobKind(name="echo", clean=_echo_clean, run=_echo)
