@@ -4,6 +4,7 @@ so local files by default and any django-storages backend by setting."""
 from __future__ import annotations
 
 import uuid
+from pathlib import PurePosixPath
 from typing import IO
 
 from django.conf import settings
@@ -11,6 +12,19 @@ from django.core.files import File
 from django.core.files.storage import Storage, storages
 
 RESULT_DIRECTORY = "jobs"
+# The files the kinds write, by suffix; the download's Content-Type and its OpenAPI document
+# both come from here, so a new format is documented as soon as it is served.
+RESULT_CONTENT_TYPES = {
+    ".csv": "text/csv",
+    ".json": "application/json",
+    ".pdf": "application/pdf",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".txt": "text/plain",
+    ".webp": "image/webp",
+}
+FALLBACK_CONTENT_TYPE = "application/octet-stream"
 
 
 def result_storage() -> Storage:
@@ -23,6 +37,10 @@ def result_save(*, job_id: uuid.UUID | str, filename: str, source: IO[bytes]) ->
     storage = result_storage()
     storage.delete(name)
     return storage.save(name, File(source, name=filename))
+
+
+def result_content_type(name: str) -> str:
+    return RESULT_CONTENT_TYPES.get(PurePosixPath(name).suffix.lower(), FALLBACK_CONTENT_TYPE)
 
 
 def result_delete(name: str) -> None:

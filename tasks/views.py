@@ -3,7 +3,6 @@ dead letters and requeue for admins."""
 
 from __future__ import annotations
 
-import mimetypes
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -25,7 +24,12 @@ from tasks import selectors, services
 from tasks.exceptions import JobNotFound
 from tasks.models import JobStatus
 from tasks.representations import job_representation
-from tasks.results import result_storage
+from tasks.results import (
+    FALLBACK_CONTENT_TYPE,
+    RESULT_CONTENT_TYPES,
+    result_content_type,
+    result_storage,
+)
 from tasks.serializers import (
     JobBatchInputSerializer,
     JobBatchOutputSerializer,
@@ -166,7 +170,10 @@ class JobResultView(APIView):
             "this answers 410."
         ),
         responses={
-            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            **{
+                (200, content_type): OpenApiTypes.BINARY
+                for content_type in (*RESULT_CONTENT_TYPES.values(), FALLBACK_CONTENT_TYPE)
+            },
             **error_responses(401, 404, 410),
         },
     )
@@ -177,9 +184,11 @@ class JobResultView(APIView):
             stream = result_storage().open(job.result_file, "rb")
         except FileNotFoundError:
             raise JobNotFound("This job's result file is missing.") from None
-        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
         response = FileResponse(
-            stream, content_type=content_type, as_attachment=True, filename=filename
+            stream,
+            content_type=result_content_type(filename),
+            as_attachment=True,
+            filename=filename,
         )
         response["Cache-Control"] = "private"
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"

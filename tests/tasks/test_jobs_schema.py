@@ -96,10 +96,16 @@ def test_a_job_request_and_a_batch_of_them_are_documented(schema) -> None:
     assert (jobs["minItems"], jobs["maxItems"]) == (1, BATCH_MAX_JOBS)
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+OCTET_STREAM = "application/octet-stream"
+
+
 def test_the_result_is_documented_as_a_file_download(schema) -> None:
     answer = schema["paths"][f"{JOB}/result"]["get"]["responses"]["200"]["content"]
 
-    assert answer["application/octet-stream"]["schema"] == {"type": "string", "format": "binary"}
+    binary = {"type": "string", "format": "binary"}
+    for media_type in ("text/csv", "application/json", "application/pdf", XLSX, OCTET_STREAM):
+        assert answer[media_type]["schema"] == binary
 
 
 def test_the_batch_answer_is_a_list_of_jobs(schema) -> None:
