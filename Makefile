@@ -25,8 +25,12 @@ run: migrate
 	@$(PY) manage.py ensure_admin
 	@$(PY) manage.py serve
 
+# The suite in PYTEST_WORKERS processes (pytest-xdist; one file per worker at a time, since
+# files share module fixtures; tests/parallel.py gives each its own SQLite file and Redis
+# database). PYTEST_WORKERS=0 runs it in this one process.
+PYTEST_WORKERS ?= 2
 test: venv
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: venv
 	@$(VENV)/bin/ruff check .
