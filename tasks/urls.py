@@ -8,6 +8,7 @@ from tasks.views import (
     JobRequeueView,
     JobResultView,
 )
+from tasks.views_ai import AiChatView
 
 urlpatterns = [
     optional_slash("jobs", JobListCreateView.as_view(), name="jobs"),
@@ -17,4 +18,5 @@ urlpatterns = [
     optional_slash("jobs/<job_id>/cancel", JobCancelView.as_view(), name="job-cancel"),
     optional_slash("jobs/<job_id>/result", JobResultView.as_view(), name="job-result"),
     optional_slash("jobs/<job_id>/requeue", JobRequeueView.as_view(), name="job-requeue"),
+    optional_slash("ai/chat", AiChatView.as_view(), name="ai-chat"),
 ]
