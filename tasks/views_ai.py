@@ -56,7 +56,9 @@ class AiChatView(APIView):
         ),
         request=ChatInputSerializer,
         responses={
-            (200, "application/json"): ChatOutputSerializer,
+            (200, "application/json"): OpenApiResponse(
+                ChatOutputSerializer, description=f"The reply. {STREAM_DESCRIPTION}"
+            ),
             (200, EVENT_STREAM): OpenApiResponse(OpenApiTypes.STR, description=STREAM_DESCRIPTION),
             **error_responses(400, 401, 403, 502, 503),
         },

@@ -400,6 +400,8 @@ SPECTACULAR_SETTINGS = {
         # `"all": true`, the only value `POST notifications/read` takes for `all`.
         "MarkAllReadEnum": [(True, True)],
         "HealthStatusEnum": ["ok", "fail"],
+        # Three fields are called `role`: a user's, a chat message's and the assistant's.
+        "RoleEnum": "accounts.models.Role",
         "ChatRoleEnum": "tasks.services.ai.ROLES",
         "AssistantRoleEnum": [("assistant", "assistant")],
     },
