@@ -506,8 +506,11 @@ SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 # Who `manage.py sendtestemail --admins` / `--managers` write to: comma-separated addresses.
 ADMINS = [("", address) for address in env.list("ADMINS", default=[])]
 MANAGERS = ADMINS
+# Seconds an SMTP connection may wait on the server (Django's default waits for ever).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
 # A failed send (the mail server down or busy) is retried this many times, after about this
-# many seconds, doubling each time (with full jitter), at most EMAIL_RETRY_MAX_SECONDS.
+# many seconds, doubling each time (with jitter: half to all of it), at most
+# EMAIL_RETRY_MAX_SECONDS.
 EMAIL_RETRIES = env.int("EMAIL_RETRIES", default=5)
 EMAIL_RETRY_BASE_SECONDS = env.float("EMAIL_RETRY_BASE_SECONDS", default=10.0)
 EMAIL_RETRY_MAX_SECONDS = env.float("EMAIL_RETRY_MAX_SECONDS", default=600.0)
