@@ -1,5 +1,5 @@
-"""What the job engine refuses (domain errors, mapped to the envelope in one place) and the
-signals a running job's context raises to stop its kind's work."""
+"""What the job engine and the AI assistant refuse (domain errors, mapped to the envelope in one
+place) and the signals a running job's context raises to stop its kind's work."""
 
 from __future__ import annotations
 
