@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -35,6 +34,27 @@ STREAM_DESCRIPTION = (
 )
 
 
+# OpenAPI 3.0 has the `schema` of an event stream describe one event (as schemathesis reads it).
+STREAM_EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "event": {
+            "type": "string",
+            "enum": ["message", "done", "error"],
+            "description": "`message` (unnamed) for each chunk, then `done`, or `error`.",
+        },
+        "data": {
+            "type": "string",
+            "description": (
+                'JSON: `{"content"}` for a chunk; `{"model", "usage", "truncated"}` for `done`; '
+                "the error envelope for `error`."
+            ),
+        },
+    },
+    "required": ["data"],
+}
+
+
 class AiChatRateThrottle(UserScopeRateThrottle):
     scope = "ai"
 
@@ -59,7 +79,9 @@ class AiChatView(APIView):
             (200, "application/json"): OpenApiResponse(
                 ChatOutputSerializer, description=f"The reply. {STREAM_DESCRIPTION}"
             ),
-            (200, EVENT_STREAM): OpenApiResponse(OpenApiTypes.STR, description=STREAM_DESCRIPTION),
+            (200, EVENT_STREAM): OpenApiResponse(
+                STREAM_EVENT_SCHEMA, description=STREAM_DESCRIPTION
+            ),
             **error_responses(400, 401, 403, 502, 503),
         },
     )
@@ -70,7 +92,8 @@ class AiChatView(APIView):
         if data["stream"]:
             stream = ai_chat_stream(messages=data["messages"], model=data.get("model"))
             response = StreamingHttpResponse(
-                _events(stream, current_request_id()), content_type=EVENT_STREAM
+                _EventStream(stream, current_request_id()),
+                content_type=f"{EVENT_STREAM}; charset=utf-8",
             )
             response["Cache-Control"] = "no-cache"
             # Proxies such as nginx would otherwise buffer the stream.
@@ -92,6 +115,22 @@ def _reply_representation(reply: ChatReply) -> dict[str, Any]:
 def _event(data: dict[str, Any], event: str | None = None) -> bytes:
     head = f"event: {event}\n" if event else ""
     return f"{head}data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+class _EventStream:
+    """The SSE body, and its `close()` for Django to call when the response ends: it lets go of
+    the provider's connection even if the body was never read (a client gone at once)."""
+
+    def __init__(self, stream: ChatStream, request_id: str | None) -> None:
+        self._stream = stream
+        self._events = _events(stream, request_id)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._events
+
+    def close(self) -> None:
+        self._events.close()
+        self._stream.close()
 
 
 def _events(stream: ChatStream, request_id: str | None) -> Iterator[bytes]:

@@ -24,7 +24,9 @@ def test_the_chat_answers_json_or_an_event_stream(operation) -> None:
     content = operation["responses"]["200"]["content"]
 
     assert set(content) == {"application/json", "text/event-stream"}
-    assert content["text/event-stream"]["schema"] == {"type": "string"}
+    event = content["text/event-stream"]["schema"]
+    assert (event["type"], event["required"]) == ("object", ["data"])
+    assert event["properties"]["event"]["enum"] == ["message", "done", "error"]
     assert "event: done" in operation["responses"]["200"]["description"]
 
 

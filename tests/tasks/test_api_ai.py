@@ -77,6 +77,9 @@ def test_a_streamed_reply_is_one_event_per_chunk_then_done(provider) -> None:
         {"model": "fake-model-1", "usage": DEFAULT_USAGE, "truncated": False},
     )
     assert provider.requests[0]["body"]["stream"] is True
+    for name, data in events:
+        event = {"event": name, "data": json.dumps(data)}
+        assert_matches(event, PATH, "post", 200, "text/event-stream")
 
 
 @pytest.mark.parametrize("stream", [False, True])
