@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import current_app
@@ -470,6 +470,20 @@ def jobs_sweep() -> SweepReport:
     if revived or redispatched:
         logger.warning("job sweep", extra={"revived": revived, "redispatched": redispatched})
     return SweepReport(revived=revived, redispatched=redispatched, released=released)
+
+
+def jobs_broker_lost(*, sent_before: datetime) -> int:
+    """The broker lost every message sent before `sent_before`: the memory broker of an
+    embedded process that stopped (a restart, a crash). Queued rows marked as sent before then
+    are unmarked and sent again at once, instead of after JOB_REDISPATCH_SECONDS; running ones
+    are left to their lease. Returns how many were unmarked."""
+    lost = Job.objects.filter(
+        status=JobStatus.QUEUED, dispatched_at__isnull=False, dispatched_at__lt=sent_before
+    ).update(dispatched_at=None)
+    if lost:
+        logger.warning("jobs sent to a lost broker are sent again", extra={"jobs": lost})
+    jobs_release()
+    return lost
 
 
 def jobs_release(*, owner_id: Any = None, kind: str | None = None) -> int:
