@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import current_app
@@ -287,17 +287,22 @@ def job_claim(*, job_id: uuid.UUID | str, worker: str) -> Job | None:
         ):
             _park(job.pk)
             return None
-        claimed = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-            status=JobStatus.RUNNING,
-            attempts=F("attempts") + 1,
-            progress=0,
-            started_at=now,
-            lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
-            worker=worker[:255],
-        )
+        # The attempt read above, so the row in hand is the row claimed without reading it again.
+        changes = {
+            "status": JobStatus.RUNNING,
+            "attempts": job.attempts + 1,
+            "progress": 0,
+            "started_at": now,
+            "lease_expires_at": now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+            "worker": worker[:255],
+        }
+        claimed = Job.objects.filter(
+            pk=job.pk, status=JobStatus.QUEUED, attempts=job.attempts
+        ).update(**changes)
     if not claimed:
         return None
-    job.refresh_from_db()
+    for field, value in changes.items():
+        setattr(job, field, value)
     _broadcast_quietly(f"job:{job.pk}", "job.progress", job_progress_data(job))
     return job
 
@@ -340,20 +345,22 @@ def job_succeed(*, job: Job, result: dict[str, Any] | None, result_file: str = "
     job meanwhile: another attempt owns the row now."""
     now = timezone.now()
     expires = now + timedelta(seconds=settings.JOB_RESULT_TTL) if result_file else None
+    changes = {
+        "status": JobStatus.SUCCEEDED,
+        "progress": 100,
+        "result": result,
+        "result_file": result_file,
+        "result_expires_at": expires,
+        "error": "",
+        "finished_at": now,
+        "lease_expires_at": None,
+    }
     with transaction.atomic():
-        if not _mine(job).update(
-            status=JobStatus.SUCCEEDED,
-            progress=100,
-            result=result,
-            result_file=result_file,
-            result_expires_at=expires,
-            error="",
-            finished_at=now,
-            lease_expires_at=None,
-        ):
+        if not _mine(job).update(**changes):
             transaction.on_commit(lambda: result_delete(result_file))
             return False
-        job.refresh_from_db()
+        for field, value in changes.items():
+            setattr(job, field, value)
         _ended(job)
     logger.info("job succeeded", extra={"job_id": str(job.pk), "kind": job.kind})
     return True
@@ -472,6 +479,20 @@ def jobs_sweep() -> SweepReport:
     return SweepReport(revived=revived, redispatched=redispatched, released=released)
 
 
+def jobs_broker_lost(*, sent_before: datetime) -> int:
+    """The broker lost every message sent before `sent_before`: the memory broker of an
+    embedded process that stopped (a restart, a crash). Queued rows marked as sent before then
+    are unmarked and sent again at once, instead of after JOB_REDISPATCH_SECONDS; running ones
+    are left to their lease. Returns how many were unmarked."""
+    lost = Job.objects.filter(
+        status=JobStatus.QUEUED, dispatched_at__isnull=False, dispatched_at__lt=sent_before
+    ).update(dispatched_at=None)
+    if lost:
+        logger.warning("jobs sent to a lost broker are sent again", extra={"jobs": lost})
+    jobs_release()
+    return lost
+
+
 def jobs_release(*, owner_id: Any = None, kind: str | None = None) -> int:
     """Send parked jobs whose turn has come (within their owner's and kind's caps), most
     urgent and oldest first; returns how many were sent."""
@@ -534,33 +555,59 @@ def _priority_rank() -> Case:
 
 
 def _dispatch(jobs: Sequence[dict[str, Any]]) -> int:
-    """Send each job's message to the queue of its priority. The row is marked first, so a
-    worker that parks it again never has its mark overwritten; a failed send unmarks it and
-    rests the broker for BROKER_REST_SECONDS (the sweep sends it later)."""
+    """Send each job's message to the queue of its priority. The rows are marked first, in one
+    transaction (rows another release marked or locked meanwhile are skipped), so a worker that
+    parks a job again never has its mark overwritten; then the messages go out on one producer.
+    A failed send unmarks the jobs not sent and rests the broker for BROKER_REST_SECONDS (the
+    sweep sends them later)."""
     global _broker_resting_until
+    if not jobs or time.monotonic() < _broker_resting_until:
+        return 0
+    now = timezone.now()
+    if len(jobs) == 1:
+        marked = {jobs[0]["id"]} if _mark(jobs[0]["id"], now) else set()
+    else:
+        marked = _mark_many([job["id"] for job in jobs], now)
+    pending = [job for job in jobs if job["id"] in marked]
     sent = 0
-    for job in jobs:
-        if time.monotonic() < _broker_resting_until:
-            break
-        now = timezone.now()
-        if not Job.objects.filter(
-            pk=job["id"], status=JobStatus.QUEUED, dispatched_at__isnull=True
-        ).update(dispatched_at=now):
-            continue
-        try:
-            current_app.send_task(
-                RUN_JOB_TASK,
-                args=[str(job["id"])],
-                queue=QUEUE_BY_PRIORITY[job["priority"]],
-                retry=False,
-            )
-        except (BrokerError, OSError) as exc:
-            Job.objects.filter(pk=job["id"], dispatched_at=now).update(dispatched_at=None)
-            _broker_resting_until = time.monotonic() + BROKER_REST_SECONDS
-            logger.warning("broker refused a job; the sweep sends it later: %r", exc)
-            break
-        sent += 1
+    try:
+        with current_app.producer_or_acquire() as producer:
+            for job in pending:
+                current_app.send_task(
+                    RUN_JOB_TASK,
+                    args=[str(job["id"])],
+                    queue=QUEUE_BY_PRIORITY[job["priority"]],
+                    retry=False,
+                    producer=producer,
+                )
+                sent += 1
+    except (BrokerError, OSError) as exc:
+        unsent = [job["id"] for job in pending[sent:]]
+        Job.objects.filter(pk__in=unsent, dispatched_at=now).update(dispatched_at=None)
+        _broker_resting_until = time.monotonic() + BROKER_REST_SECONDS
+        logger.warning("broker refused a job; the sweep sends it later: %r", exc)
     return sent
+
+
+def _mark(job_id: Any, now: datetime) -> bool:
+    return bool(
+        Job.objects.filter(pk=job_id, status=JobStatus.QUEUED, dispatched_at__isnull=True).update(
+            dispatched_at=now
+        )
+    )
+
+
+def _mark_many(job_ids: list[Any], now: datetime) -> set[Any]:
+    """Mark many rows in one transaction (one commit, not one per row); rows another release
+    holds are skipped."""
+    with transaction.atomic():
+        marked = set(
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=job_ids, status=JobStatus.QUEUED, dispatched_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        Job.objects.filter(pk__in=marked).update(dispatched_at=now)
+    return marked
 
 
 def _park(job_id: Any) -> None:
