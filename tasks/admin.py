@@ -180,7 +180,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    """The delivery log; a dead delivery is requeued through its job (Tasks › Jobs)."""
+    """The delivery log; a dead delivery is requeued through its job (the Jobs page)."""
 
     list_display = (
         "id",
