@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from tasks.kinds import kinds, requestable_kinds
 from tasks.models import (
+    WEBHOOK_EVENT_MAX_LENGTH,
     WEBHOOK_URL_MAX_LENGTH,
     Job,
     JobPriority,
@@ -141,8 +142,10 @@ class WebhookCreateInputSerializer(serializers.Serializer):
             "refused unless inside WEBHOOK_ALLOWED_NETWORKS."
         ),
     )
+    # Names are checked by the service, with the URL and the secret, so that every problem
+    # is reported at once.
     events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WEBHOOK_EVENTS),
+        child=serializers.CharField(max_length=WEBHOOK_EVENT_MAX_LENGTH),
         min_length=1,
         max_length=len(WEBHOOK_EVENTS),
         help_text=EVENTS_HELP,
@@ -154,8 +157,10 @@ class WebhookCreateInputSerializer(serializers.Serializer):
 
 class WebhookUpdateInputSerializer(serializers.Serializer):
     url = serializers.CharField(max_length=WEBHOOK_URL_MAX_LENGTH, required=False)
+    # Names are checked by the service, with the URL and the secret, so that every problem
+    # is reported at once.
     events = serializers.ListField(
-        child=serializers.ChoiceField(choices=WEBHOOK_EVENTS),
+        child=serializers.CharField(max_length=WEBHOOK_EVENT_MAX_LENGTH),
         min_length=1,
         max_length=len(WEBHOOK_EVENTS),
         required=False,
