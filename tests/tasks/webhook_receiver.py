@@ -32,6 +32,8 @@ class Receiver:
     mode: str = "ok"
     redirect_to: str = ""
     received: list[Received] = field(default_factory=list)
+    # When each request was read (time.monotonic), in the order of `received`.
+    arrivals: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
 
@@ -47,6 +49,7 @@ class Receiver:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
                 with receiver.lock:
+                    receiver.arrivals.append(time.monotonic())
                     receiver.received.append(
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
