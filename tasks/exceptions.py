@@ -33,3 +33,7 @@ class JobCancelled(JobStopped):
 class JobLost(JobStopped):
     """Its lease passed to another attempt (the sweep thought this worker dead): this attempt
     may no longer write the row, and its work is thrown away."""
+
+
+class WebhookEndpointNotFound(NotFound):
+    default_message = "No such webhook endpoint."

@@ -8,6 +8,12 @@ from tasks.views import (
     JobRequeueView,
     JobResultView,
 )
+from tasks.views_webhooks import (
+    WebhookDeliveriesView,
+    WebhookDetailView,
+    WebhookListCreateView,
+    WebhookTestView,
+)
 
 urlpatterns = [
     optional_slash("jobs", JobListCreateView.as_view(), name="jobs"),
@@ -17,4 +23,12 @@ urlpatterns = [
     optional_slash("jobs/<job_id>/cancel", JobCancelView.as_view(), name="job-cancel"),
     optional_slash("jobs/<job_id>/result", JobResultView.as_view(), name="job-result"),
     optional_slash("jobs/<job_id>/requeue", JobRequeueView.as_view(), name="job-requeue"),
+    optional_slash("webhooks", WebhookListCreateView.as_view(), name="webhooks"),
+    optional_slash("webhooks/<endpoint_id>", WebhookDetailView.as_view(), name="webhook"),
+    optional_slash(
+        "webhooks/<endpoint_id>/deliveries",
+        WebhookDeliveriesView.as_view(),
+        name="webhook-deliveries",
+    ),
+    optional_slash("webhooks/<endpoint_id>/test", WebhookTestView.as_view(), name="webhook-test"),
 ]

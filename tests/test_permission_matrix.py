@@ -69,6 +69,7 @@ from realtime.services import notification_create
 from tasks.models import Job
 from tasks.runner import job_run
 from tasks.services import job_create
+from tasks.services.webhooks import webhook_endpoint_create
 from tests.content.factories import CommentFactory, PostFactory
 from tests.factories import PASSWORD, AdminFactory, GuestFactory, UserFactory, token_pair
 
@@ -195,6 +196,20 @@ MATRIX: list[tuple[str, str, str, Cell, Cell, Cell, Cell, Cell, Cell]] = [
     ("POST",   "/jobs/{job_id}/cancel",          "others_job",             401, 404, 404, 200, 404, 200),
     ("GET",    "/jobs/{job_id}/result",          "users_finished_job",     401, 404, 200, 404, 200, 404),
     ("POST",   "/jobs/{job_id}/requeue",         "users_dead_job",         401, 403, 403, 202, 403, 202),
+    # Webhooks: every account has endpoints of its own (a guest's get its notifications and
+    # jobs); a key acts as its owner. Anyone else's endpoint, an admin's view included, is 404.
+    ("GET",    "/webhooks",                      "",                       401, 200, 200, 200, 200, 200),
+    ("POST",   "/webhooks",                      "",                       401, 201, 201, 201, 201, 201),
+    ("GET",    "/webhooks/{endpoint_id}",        "users_webhook",          401, 404, 200, 404, 200, 404),
+    ("GET",    "/webhooks/{endpoint_id}",        "others_webhook",         401, 404, 404, 404, 404, 404),
+    ("PATCH",  "/webhooks/{endpoint_id}",        "users_webhook",          401, 404, 200, 404, 200, 404),
+    ("PATCH",  "/webhooks/{endpoint_id}",        "others_webhook",         401, 404, 404, 404, 404, 404),
+    ("DELETE", "/webhooks/{endpoint_id}",        "users_webhook",          401, 404, 204, 404, 204, 404),
+    ("DELETE", "/webhooks/{endpoint_id}",        "others_webhook",         401, 404, 404, 404, 404, 404),
+    ("GET",    "/webhooks/{endpoint_id}/deliveries", "users_webhook",      401, 404, 200, 404, 200, 404),
+    ("GET",    "/webhooks/{endpoint_id}/deliveries", "others_webhook",     401, 404, 404, 404, 404, 404),
+    ("POST",   "/webhooks/{endpoint_id}/test",   "users_webhook",          401, 404, 202, 404, 202, 404),
+    ("POST",   "/webhooks/{endpoint_id}/test",   "others_webhook",         401, 404, 404, 404, 404, 404),
 ]
 # fmt: on
 
@@ -206,6 +221,8 @@ POST_BODY = {
     "tags": ["köln"],
 }
 EVENT = {"action": "invoice.paid", "target_type": "invoice", "target_id": "INV-2026-0042"}
+# A receiver address the module allows (WEBHOOK_ALLOWED_NETWORKS); nothing listens there.
+WEBHOOK_URL = "http://127.0.0.2:9/hook"
 
 
 @dataclass(frozen=True)
@@ -265,6 +282,8 @@ PAYLOADS: dict[tuple[str, str], Callable[[World, str], dict[str, Any]]] = {
     ("POST", "/notifications/read"): lambda w, target: {"ids": [target]},
     ("POST", "/jobs"): lambda w, target: {"kind": "noop", "params": {"tag": "Grüß Gott, 李雷!"}},
     ("POST", "/jobs/batch"): lambda w, target: {"jobs": [{"kind": "noop"}, {"kind": "steps"}]},
+    ("POST", "/webhooks"): lambda w, target: {"url": WEBHOOK_URL, "events": ["notification"]},
+    ("PATCH", "/webhooks/{endpoint_id}"): lambda w, target: {"events": ["job.finished"]},
     ("POST", "/uploads"): lambda w, target: {
         "file": SimpleUploadedFile("Zoë's notes.txt", "Grüße, 李雷 🚀\n".encode())
     },
@@ -346,6 +365,8 @@ def _world_build() -> World:
         "others_job": str(job_create(actor=other, kind="noop").pk),
         "users_finished_job": _finished_job(user),
         "users_dead_job": _dead_job(user),
+        "users_webhook": str(_webhook(user)),
+        "others_webhook": str(_webhook(other)),
         "users_notification": str(
             notification_create(
                 recipient_id=user.pk,
@@ -386,6 +407,11 @@ def _dead_job(owner: User) -> str:
     return str(job.pk)
 
 
+def _webhook(owner: User) -> Any:
+    endpoint, _ = webhook_endpoint_create(actor=owner, url=WEBHOOK_URL, events=["notification"])
+    return endpoint.pk
+
+
 def _upload(owner: User) -> Upload:
     """An image upload of `owner`, with a stored 256 px thumbnail."""
     image = io.BytesIO()
@@ -404,7 +430,11 @@ def world(
     cell's own `db` transaction is a savepoint inside it. Stored files go to a directory of
     the module's own."""
     files = tmp_path_factory.mktemp("permission-matrix-files")
-    storage = override_settings(MEDIA_ROOT=files / "media", UPLOAD_PARTIAL_DIR=files / "partial")
+    storage = override_settings(
+        MEDIA_ROOT=files / "media",
+        UPLOAD_PARTIAL_DIR=files / "partial",
+        WEBHOOK_ALLOWED_NETWORKS=["127.0.0.2/32"],
+    )
     with storage, django_db_blocker.unblock(), transaction.atomic():
         yield _world_build()
         transaction.set_rollback(True)
