@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-ws bench-export contract ci venv migrate clean
+.PHONY: run test lint format bench bench-ws bench-export bench-jobs bench-webhooks contract ci venv migrate clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Agora needs Python 3.11 or newer")'
@@ -56,6 +56,17 @@ bench-ws: venv
 # memory. Needs a PostgreSQL database of its own: DATABASE_URL=postgres://…/bench make bench-export
 bench-export: venv
 	@$(PY) -m tests.perf.jobs_export $(BENCH_EXPORT_ARGS)
+
+# The job engine with real prefork workers (tests/perf/jobs_bench.py): no-op throughput, accept
+# rate, enqueue-to-start latency at idle. Needs a PostgreSQL database and a Redis database of its
+# own: DATABASE_URL=postgres://…/bench REDIS_URL=redis://…/2 make bench-jobs
+bench-jobs: venv
+	@$(PY) -m tests.perf.jobs_bench $(BENCH_JOBS_ARGS)
+
+# Webhook delivery latency at idle, event commit to receiver, with a real worker
+# (tests/perf/webhooks_latency.py); services mode: DATABASE_URL=… REDIS_URL=… make bench-webhooks
+bench-webhooks: venv
+	@$(PY) -m tests.perf.webhooks_latency $(BENCH_WEBHOOKS_ARGS)
 
 # Schemathesis against the real server on a throwaway database (tests/contract/run_schemathesis.py):
 # fails on any 5xx, undocumented status or answer that breaks the OpenAPI document. CI passes

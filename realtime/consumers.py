@@ -1,9 +1,11 @@
 """The `/ws/v1/` endpoint: one authenticated connection per client, multiplexing rooms.
 
 A connection never touches Channels' channel layer: the process's hub (realtime.hub) hands it
-the frames of its rooms. Everything it sends goes through one bounded queue drained by one
-writer task, so frames keep their order and a client too slow to read is closed with 1013
-instead of growing the server's memory. docs/websocket.md is the protocol.
+the frames of its rooms. What it sends goes through one bounded queue drained by one writer
+task, so frames keep their order and a client too slow to read is closed with 1013 instead of
+growing the server's memory. Fan-out frames (events, presence, typing) skip that queue when
+nothing is waiting in it: their bytes, encoded once per process, are written straight to the
+socket (realtime.frames). docs/websocket.md is the protocol.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from realtime import protocol
 from realtime.access import may_join
 from realtime.auth import Credentials, offered_bearer_subprotocol
 from realtime.backends.base import ALL_SESSIONS, TYPING, fanout_message
+from realtime.frames import DirectWriter
 from realtime.hub import Hub, current_hub, presence_frame
 from realtime.origins import handshake_origin, origin_allowed
 from realtime.rooms import has_presence, is_room, user_room
@@ -105,6 +108,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._outbox_limit = settings.WS_SEND_QUEUE_FRAMES
         self._wake: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
+        # Set while the writer awaits `send` for a frame it took off the outbox: a direct write
+        # then would overtake that frame.
+        self._sending = False
+        self._direct: DirectWriter | None = None
+        self.frames_direct = 0
+        self.frames_queued = 0
         self._expiry: asyncio.TimerHandle | None = None
         self._closing = False
         self._counted = False
@@ -127,9 +136,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             self._closing = True
             await self.close(code=code)
             return
+        self._direct = DirectWriter.attach(self.scope.get(RAW_SEND_SCOPE_KEY))
         self._writer = asyncio.create_task(self._write())
         self._close_when_expired()
-        self._log("ws.connected", user=self.user_id, auth=self._auth_method())
+        self._log(
+            "ws.connected", user=self.user_id, auth=self._auth_method(), direct=bool(self._direct)
+        )
         await self._deliver_unread_notifications()
 
     async def _deliver_unread_notifications(self) -> None:
@@ -199,7 +211,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             for room in list(self.rooms):
                 await self._quietly(self._exit(room))
             await self._quietly(self.hub.backend.connection_close(self.user_id, self.member))
-        self._log("ws.disconnected", code=code)
+        self._log(
+            "ws.disconnected", code=code, direct=self.frames_direct, queued=self.frames_queued
+        )
 
     async def _quietly(self, operation: Any) -> None:
         try:
@@ -210,21 +224,40 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             )
 
     # -- sending -----------------------------------------------------------------------------
-    def push(self, frame: str | CloseAfterQueued) -> None:
-        """Queue a frame; a full queue means the client stopped reading: close with 1013."""
+    def push(self, frame: str | CloseAfterQueued, wire: bytes | None = None) -> None:
+        """Send a frame: written at once when it comes encoded (`wire`, a fan-out frame),
+        nothing is waiting before it and the socket takes it (realtime.frames); otherwise
+        queued. A full queue means the client stopped reading: close with 1013."""
         if self._closing:
             return
+        direct = self._direct
+        if (
+            wire is not None
+            and direct is not None
+            and not self._outbox
+            and not self._sending
+            and direct.write(wire)
+        ):
+            self.frames_direct += 1
+            return
         if len(self._outbox) >= self._outbox_limit:
-            self._log("ws.too_slow", logging.WARNING, user=self.user_id)
+            self._log(
+                "ws.too_slow",
+                logging.WARNING,
+                user=self.user_id,
+                queued=len(self._outbox),
+                buffered=direct.buffered() if direct is not None else None,
+            )
             self._closing = True
             asyncio.get_running_loop().create_task(self._drop(protocol.CLOSE_TOO_SLOW))
             return
         self._outbox.append(frame)
+        self.frames_queued += 1
         wake = self._wake
         if wake is not None and not wake.done():
             wake.set_result(None)
 
-    def push_event(self, room: str, event_id: str, frame: str) -> None:
+    def push_event(self, room: str, event_id: str, frame: str, wire: bytes | None = None) -> None:
         state = self.rooms.get(room)
         if state is None or event_id <= state.last_sent:
             return
@@ -234,7 +267,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if state.first_live is None:
             state.first_live = event_id
         state.last_sent = event_id
-        self.push(frame)
+        self.push(frame, wire)
 
     async def _write(self) -> None:
         """Send what is queued, in order; the hot path of every event to every socket, so it
@@ -249,7 +282,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 if isinstance(frame, CloseAfterQueued):
                     await self.close(code=frame.code)
                     return
+                self._sending = True
                 await send({"type": "websocket.send", "text": frame})
+                self._sending = False
             self._wake = loop.create_future()
             await self._wake
             self._wake = None

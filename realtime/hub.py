@@ -2,10 +2,11 @@
 
 One hub per event loop (one per server process in production). It subscribes once to the
 backend's fan-out and hands each message to the local connections of its room: the cost of an
-event is one message per process plus one queue append per local socket, whatever the number
-of processes or rooms. It also beats for this process (presence of crashed processes expires
-through the others' beats) and, when its subscription was lost and came back, catches its
-rooms up from their logs so no event is skipped.
+event is one message per process, its WebSocket frame encoded once (realtime.frames), plus one
+write per local socket, whatever the number of processes or rooms. It also beats for this
+process (presence of crashed processes expires through the others' beats) and, when its
+subscription was lost and came back, catches its rooms up from their logs so no event is
+skipped.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from realtime.backends.base import (
     FanoutMessage,
     fanout_message,
 )
+from realtime.frames import text_frame
 
 logger = logging.getLogger("agora.realtime")
 
@@ -43,9 +45,11 @@ class Connection(Protocol):
     user_id: str
     member: str
 
-    def push(self, frame: str) -> None: ...
+    def push(self, frame: str, wire: bytes | None = None) -> None: ...
 
-    def push_event(self, room: str, event_id: str, frame: str) -> None: ...
+    def push_event(
+        self, room: str, event_id: str, frame: str, wire: bytes | None = None
+    ) -> None: ...
 
     def revoke(self, session_id: str) -> None: ...
 
@@ -126,18 +130,20 @@ class Hub:
         members = self.rooms.get(message.target)
         if not members:
             return
+        # Encoded once here, written as is to every socket that takes it directly.
+        wire = text_frame(message.frame)
         if message.kind == EVENT:
             self._last_event[message.target] = message.extra
             for connection in list(members):
-                connection.push_event(message.target, message.extra, message.frame)
+                connection.push_event(message.target, message.extra, message.frame, wire)
         elif message.kind == PRESENCE:
             for connection in list(members):
                 if connection.member != message.extra:
-                    connection.push(message.frame)
+                    connection.push(message.frame, wire)
         elif message.kind == TYPING:
             for connection in list(members):
                 if connection.user_id != message.extra:
-                    connection.push(message.frame)
+                    connection.push(message.frame, wire)
 
     async def announce_presence(
         self,

@@ -18,7 +18,7 @@ from django.http import HttpRequest
 
 from config.core.errors import DomainError
 from tasks.kinds import kinds
-from tasks.models import Job
+from tasks.models import Job, WebhookDelivery, WebhookEndpoint
 from tasks.services import job_cancel, job_requeue
 
 # A refused job is named in its own message; past this many, the rest are counted.
@@ -146,3 +146,61 @@ class JobAdmin(admin.ModelAdmin):
         if len(refused) > REFUSALS_SHOWN:
             more = len(refused) - REFUSALS_SHOWN
             self.message_user(request, f"{what}: {more} more job(s).", messages.WARNING)
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Read-only: endpoints belong to their owners (the API); secrets are never shown."""
+
+    list_display = ("id", "url", "owner", "enabled", "failing_since", "created_at")
+    list_filter = ("enabled",)
+    search_fields = ("owner__username", "url")
+    list_select_related = ("owner",)
+    show_full_result_count = False
+    fields = (
+        "id",
+        "owner",
+        "url",
+        "events",
+        "enabled",
+        "disabled_at",
+        "failing_since",
+        "previous_secret_expires_at",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log; a dead delivery is requeued through its job (the Jobs page)."""
+
+    list_display = (
+        "id",
+        "event",
+        "endpoint",
+        "status",
+        "attempts",
+        "response_status",
+        "created_at",
+    )
+    list_filter = ("status", "event")
+    list_select_related = ("endpoint",)
+    show_full_result_count = False
+    readonly_fields = tuple(field.name for field in WebhookDelivery._meta.fields)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,7 +1,8 @@
 """The embedded background stack: a Celery worker and beat as threads of the ASGI process.
 
 Used when there is no broker to share (no `REDIS_URL`): the memory transport and the
-in-process channel layer exist only inside one process, so the worker must live there too.
+in-process channel layer exist only inside one process, so the worker must live there too. The
+memory broker dies with the process, so at start the jobs it held are sent again.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def start_embedded_worker(*, with_beat: bool = True) -> None:
             beat.start()
             _state["beat"] = beat
         atexit.register(stop_embedded_worker)
+        _resend_lost_jobs()
         logger.info(
             "embedded Celery worker started",
             extra={
@@ -64,6 +66,19 @@ def start_embedded_worker(*, with_beat: bool = True) -> None:
                 "beat": with_beat,
             },
         )
+
+
+def _resend_lost_jobs() -> None:
+    """The memory broker starts empty: jobs the previous process had sent to its broker and not
+    started are gone with it. Send them again now rather than after JOB_REDISPATCH_SECONDS."""
+    from django.utils import timezone
+
+    from tasks.services import jobs_broker_lost
+
+    try:
+        jobs_broker_lost(sent_before=timezone.now())
+    except Exception:
+        logger.exception("could not send again the jobs of the previous process; the sweep will")
 
 
 def stop_embedded_worker(timeout: float = 5.0) -> None:

@@ -47,3 +47,7 @@ class AiUpstreamError(DomainError):
 
     code = "upstream_error"
     default_message = "The AI provider failed to answer; try again later."
+
+
+class WebhookEndpointNotFound(NotFound):
+    default_message = "No such webhook endpoint."

@@ -119,3 +119,98 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.pk} ({self.status})"
+
+
+# --- Webhooks (tasks.services.webhooks, docs/webhooks.md) ---------------------------------------
+
+WEBHOOK_URL_MAX_LENGTH = 2000
+WEBHOOK_EVENT_MAX_LENGTH = 32
+
+
+class WebhookEndpoint(models.Model):
+    """Where one user's (or an admin's) events are POSTed, signed per Standard Webhooks.
+
+    `previous_secret` keeps signing for a day after a rotation (until
+    `previous_secret_expires_at`), so receivers can switch keys without losing deliveries.
+    `failing_since` is the first failure since the endpoint's last success: after
+    WEBHOOK_DISABLE_AFTER_SECONDS of that the endpoint is disabled.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
+        db_index=False,
+    )
+    url = models.CharField(max_length=WEBHOOK_URL_MAX_LENGTH)
+    events = models.JSONField(default=list)
+    secret = models.CharField(max_length=128)
+    previous_secret = models.CharField(max_length=128, blank=True, default="")
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    enabled = models.BooleanField(default=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at", "-id"], name="tasks_webhook_owner"),
+            models.Index(fields=["owner"], condition=Q(enabled=True), name="tasks_webhook_enabled"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.pk})"
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    DEAD = "dead", "Dead"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint. Its id is the `webhook-id` header, the same on every
+    attempt; `body` is the exact JSON sent (and signed) each time. Its attempts are a job of
+    kind `webhook_delivery` (retries, backoff, dead letters and requeue are the engine's)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    job = models.OneToOneField(
+        Job, on_delete=models.SET_NULL, null=True, blank=True, related_name="webhook_delivery"
+    )
+    event = models.CharField(max_length=WEBHOOK_EVENT_MAX_LENGTH)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=16,
+        choices=WebhookDeliveryStatus.choices,
+        default=WebhookDeliveryStatus.PENDING,
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Why the last attempt failed (refused target, timeout, the status), or "".
+    error = models.CharField(max_length=500, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=WebhookDeliveryStatus.values),
+                name="tasks_webhook_delivery_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["endpoint", "-created_at", "-id"], name="tasks_webhook_delivery_log"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.pk} ({self.status})"

@@ -18,7 +18,7 @@ from django.db import connections
 
 from config.core.context import request_id_var
 from tasks.exceptions import JobCancelled, JobLost
-from tasks.kinds import JobFailed, kind_get
+from tasks.kinds import JobFailed, JobRetry, kind_get
 from tasks.models import Job
 from tasks.results import result_delete, result_save
 from tasks.services import jobs as engine
@@ -146,6 +146,10 @@ def _run_claimed(job: Job, context: JobContext) -> str | None:
     except JobFailed as error:
         result_delete(context.result_file)
         return engine.job_fail(job=job, error=str(error) or "The job failed.", retryable=False)
+    except JobRetry as error:
+        result_delete(context.result_file)
+        logger.warning("job attempt failed: %s", error, extra=extra)
+        return engine.job_fail(job=job, error=str(error) or "The attempt failed.")
     except Exception as error:
         result_delete(context.result_file)
         logger.exception("job attempt failed", extra=extra)

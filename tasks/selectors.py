@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import is_admin
 from content.selectors import parse_uuid
 from tasks.exceptions import JobNotFound, JobResultGone
-from tasks.models import Job, JobStatus
+from tasks.models import Job, JobStatus, WebhookDelivery, WebhookEndpoint
 
 HEARTBEAT_CACHE_KEY = "tasks:heartbeat"
 
@@ -122,3 +122,27 @@ def job_result_file(*, actor: Any, job_id: uuid.UUID | str) -> Job:
     if job.result_expires_at <= timezone.now() or not job.result_file:
         raise JobResultGone()
     return job
+
+
+def webhook_endpoint_list(*, actor: Any) -> QuerySet[WebhookEndpoint]:
+    """The actor's own endpoints, newest first (admins too see only theirs)."""
+    return WebhookEndpoint.objects.filter(owner_id=actor.pk).order_by("-created_at", "-id")
+
+
+def webhook_endpoint_get(*, actor: Any, endpoint_id: uuid.UUID | str) -> WebhookEndpoint | None:
+    """The endpoint if it is the actor's: an endpoint's URL and secret are its owner's
+    business only, so anyone else (an admin too) is told it does not exist."""
+    pk = parse_uuid(endpoint_id)
+    if pk is None:
+        return None
+    return WebhookEndpoint.objects.filter(pk=pk, owner_id=actor.pk).first()
+
+
+def webhook_delivery_list(*, endpoint: WebhookEndpoint) -> QuerySet[WebhookDelivery]:
+    """An endpoint's delivery log, newest first, with each delivery's job (whose status says
+    whether it is dead)."""
+    return (
+        WebhookDelivery.objects.filter(endpoint=endpoint)
+        .select_related("job")
+        .order_by("-created_at", "-id")
+    )

@@ -8,10 +8,22 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tasks.kinds import kinds
-from tasks.models import Job, JobPriority, JobStatus
-from tasks.representations import job_representation
+from tasks.kinds import kinds, requestable_kinds
+from tasks.models import (
+    WEBHOOK_EVENT_MAX_LENGTH,
+    WEBHOOK_URL_MAX_LENGTH,
+    Job,
+    JobPriority,
+    JobStatus,
+    WebhookDeliveryStatus,
+)
+from tasks.representations import (
+    job_representation,
+    webhook_delivery_representation,
+    webhook_endpoint_representation,
+)
 from tasks.services.jobs import BATCH_MAX_JOBS
+from tasks.services.webhooks import WEBHOOK_EVENTS
 
 KIND_HELP = (
     "`export` (params `file_format`: csv|json|xlsx, default csv; `filters`: an object of the "
@@ -23,7 +35,7 @@ KIND_HELP = (
 
 
 def _unknown_kind_message() -> str:
-    return f"Unknown job kind; one of: {', '.join(sorted(kinds()))}."
+    return f"Unknown job kind; one of: {', '.join(requestable_kinds())}."
 
 
 def _known_kind(value: str) -> str:
@@ -62,7 +74,7 @@ class JobInputSerializer(serializers.Serializer):
         # at import; the OpenAPI document lists them as the enum they are.
         fields = super().get_fields()
         fields["kind"] = serializers.ChoiceField(
-            choices=sorted(kinds()),
+            choices=requestable_kinds(),
             help_text=KIND_HELP,
             error_messages={"invalid_choice": _unknown_kind_message()},
         )
@@ -111,3 +123,101 @@ class JobListQuerySerializer(serializers.Serializer):
     kind = serializers.CharField(
         max_length=32, required=False, allow_blank=True, validators=[_known_kind]
     )
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+EVENTS_HELP = "Event names: " + ", ".join(f"`{name}`" for name in WEBHOOK_EVENTS) + "."
+SIGNING_KEY_HELP = (
+    "`whsec_` then the base64 of 24 to 64 bytes; write-only. Omitted on create: one is "
+    "generated and returned once in the 201. A new one on PATCH rotates: the previous secret "
+    "keeps signing beside it for 24 h."
+)
+
+
+class WebhookCreateInputSerializer(serializers.Serializer):
+    url = serializers.CharField(
+        max_length=WEBHOOK_URL_MAX_LENGTH,
+        help_text=(
+            "http or https. Hosts in private, loopback, link-local or reserved ranges are "
+            "refused unless inside WEBHOOK_ALLOWED_NETWORKS."
+        ),
+    )
+    # Names are checked by the service, with the URL and the secret, so that every problem
+    # is reported at once.
+    events = serializers.ListField(
+        child=serializers.CharField(max_length=WEBHOOK_EVENT_MAX_LENGTH),
+        min_length=1,
+        max_length=len(WEBHOOK_EVENTS),
+        help_text=EVENTS_HELP,
+    )
+    secret = serializers.CharField(
+        required=False, write_only=True, max_length=128, help_text=SIGNING_KEY_HELP
+    )
+
+
+class WebhookUpdateInputSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=WEBHOOK_URL_MAX_LENGTH, required=False)
+    # Names are checked by the service, with the URL and the secret, so that every problem
+    # is reported at once.
+    events = serializers.ListField(
+        child=serializers.CharField(max_length=WEBHOOK_EVENT_MAX_LENGTH),
+        min_length=1,
+        max_length=len(WEBHOOK_EVENTS),
+        required=False,
+        help_text=EVENTS_HELP,
+    )
+    secret = serializers.CharField(
+        required=False, write_only=True, max_length=128, help_text=SIGNING_KEY_HELP
+    )
+    enabled = serializers.BooleanField(
+        required=False,
+        help_text="`true` re-enables an endpoint disabled after days of failed deliveries.",
+    )
+
+
+class WebhookOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.CharField()
+    events = serializers.ListField(child=serializers.ChoiceField(choices=WEBHOOK_EVENTS))
+    enabled = serializers.BooleanField()
+    disabled_at = serializers.DateTimeField(
+        allow_null=True, help_text="When it was disabled (failures, or its owner)."
+    )
+    failing_since = serializers.DateTimeField(
+        allow_null=True, help_text="First failed attempt since the last success."
+    )
+    previous_secret_expires_at = serializers.DateTimeField(
+        allow_null=True, help_text="Until when the secret before the last rotation also signs."
+    )
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return webhook_endpoint_representation(instance)
+
+
+class WebhookCreatedSerializer(WebhookOutputSerializer):
+    secret = serializers.CharField(
+        help_text="The signing secret: shown here once, never again (store it now)."
+    )
+
+
+class WebhookDeliveryOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The `webhook-id` header, the same on every attempt.")
+    event = serializers.CharField()
+    status = serializers.ChoiceField(choices=WebhookDeliveryStatus.choices)
+    attempts = serializers.IntegerField(min_value=0)
+    response_status = serializers.IntegerField(
+        allow_null=True, help_text="The HTTP status of the last answer."
+    )
+    error = serializers.CharField(allow_null=True, help_text="Why the last attempt failed.")
+    job = serializers.UUIDField(
+        allow_null=True,
+        help_text="The job sending it: a dead one is requeued with `POST jobs/{id}/requeue`.",
+    )
+    created_at = serializers.DateTimeField()
+    last_attempt_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return webhook_delivery_representation(instance)

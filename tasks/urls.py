@@ -9,6 +9,12 @@ from tasks.views import (
     JobResultView,
 )
 from tasks.views_ai import AiChatView
+from tasks.views_webhooks import (
+    WebhookDeliveriesView,
+    WebhookDetailView,
+    WebhookListCreateView,
+    WebhookTestView,
+)
 
 urlpatterns = [
     optional_slash("jobs", JobListCreateView.as_view(), name="jobs"),
@@ -19,4 +25,12 @@ urlpatterns = [
     optional_slash("jobs/<job_id>/result", JobResultView.as_view(), name="job-result"),
     optional_slash("jobs/<job_id>/requeue", JobRequeueView.as_view(), name="job-requeue"),
     optional_slash("ai/chat", AiChatView.as_view(), name="ai-chat"),
+    optional_slash("webhooks", WebhookListCreateView.as_view(), name="webhooks"),
+    optional_slash("webhooks/<endpoint_id>", WebhookDetailView.as_view(), name="webhook"),
+    optional_slash(
+        "webhooks/<endpoint_id>/deliveries",
+        WebhookDeliveriesView.as_view(),
+        name="webhook-deliveries",
+    ),
+    optional_slash("webhooks/<endpoint_id>/test", WebhookTestView.as_view(), name="webhook-test"),
 ]

@@ -69,6 +69,7 @@ from realtime.services import notification_create
 from tasks.models import Job
 from tasks.runner import job_run
 from tasks.services import job_create
+from tasks.services.webhooks import webhook_endpoint_create
 from tests.content.factories import CommentFactory, PostFactory
 from tests.factories import PASSWORD, AdminFactory, GuestFactory, UserFactory, token_pair
 from tests.tasks.fake_openai import FakeOpenAI
@@ -199,6 +200,20 @@ MATRIX: list[tuple[str, str, str, Cell, Cell, Cell, Cell, Cell, Cell]] = [
     # The AI assistant answers verified members (a key acts as its owner), through a local
     # provider (tests/tasks/fake_openai.py).
     ("POST",   "/ai/chat",                       "",                       401, UNV, 200, 200, 200, 200),
+    # Webhooks: every account has endpoints of its own (a guest's get its notifications and
+    # jobs); a key acts as its owner. Anyone else's endpoint, an admin's view included, is 404.
+    ("GET",    "/webhooks",                      "",                       401, 200, 200, 200, 200, 200),
+    ("POST",   "/webhooks",                      "",                       401, 201, 201, 201, 201, 201),
+    ("GET",    "/webhooks/{endpoint_id}",        "users_webhook",          401, 404, 200, 404, 200, 404),
+    ("GET",    "/webhooks/{endpoint_id}",        "others_webhook",         401, 404, 404, 404, 404, 404),
+    ("PATCH",  "/webhooks/{endpoint_id}",        "users_webhook",          401, 404, 200, 404, 200, 404),
+    ("PATCH",  "/webhooks/{endpoint_id}",        "others_webhook",         401, 404, 404, 404, 404, 404),
+    ("DELETE", "/webhooks/{endpoint_id}",        "users_webhook",          401, 404, 204, 404, 204, 404),
+    ("DELETE", "/webhooks/{endpoint_id}",        "others_webhook",         401, 404, 404, 404, 404, 404),
+    ("GET",    "/webhooks/{endpoint_id}/deliveries", "users_webhook",      401, 404, 200, 404, 200, 404),
+    ("GET",    "/webhooks/{endpoint_id}/deliveries", "others_webhook",     401, 404, 404, 404, 404, 404),
+    ("POST",   "/webhooks/{endpoint_id}/test",   "users_webhook",          401, 404, 202, 404, 202, 404),
+    ("POST",   "/webhooks/{endpoint_id}/test",   "others_webhook",         401, 404, 404, 404, 404, 404),
 ]
 # fmt: on
 
@@ -210,6 +225,8 @@ POST_BODY = {
     "tags": ["köln"],
 }
 EVENT = {"action": "invoice.paid", "target_type": "invoice", "target_id": "INV-2026-0042"}
+# A receiver address the module allows (WEBHOOK_ALLOWED_NETWORKS); nothing listens there.
+WEBHOOK_URL = "http://127.0.0.2:9/hook"
 
 
 @dataclass(frozen=True)
@@ -272,6 +289,8 @@ PAYLOADS: dict[tuple[str, str], Callable[[World, str], dict[str, Any]]] = {
     ("POST", "/ai/chat"): lambda w, target: {
         "messages": [{"role": "user", "content": "Grüß Gott!"}]
     },
+    ("POST", "/webhooks"): lambda w, target: {"url": WEBHOOK_URL, "events": ["notification"]},
+    ("PATCH", "/webhooks/{endpoint_id}"): lambda w, target: {"events": ["job.finished"]},
     ("POST", "/uploads"): lambda w, target: {
         "file": SimpleUploadedFile("Zoë's notes.txt", "Grüße, 李雷 🚀\n".encode())
     },
@@ -353,6 +372,8 @@ def _world_build() -> World:
         "others_job": str(job_create(actor=other, kind="noop").pk),
         "users_finished_job": _finished_job(user),
         "users_dead_job": _dead_job(user),
+        "users_webhook": str(_webhook(user)),
+        "others_webhook": str(_webhook(other)),
         "users_notification": str(
             notification_create(
                 recipient_id=user.pk,
@@ -393,6 +414,11 @@ def _dead_job(owner: User) -> str:
     return str(job.pk)
 
 
+def _webhook(owner: User) -> Any:
+    endpoint, _ = webhook_endpoint_create(actor=owner, url=WEBHOOK_URL, events=["notification"])
+    return endpoint.pk
+
+
 def _upload(owner: User) -> Upload:
     """An image upload of `owner`, with a stored 256 px thumbnail."""
     image = io.BytesIO()
@@ -411,7 +437,11 @@ def world(
     cell's own `db` transaction is a savepoint inside it. Stored files go to a directory of
     the module's own. The AI assistant's provider is a local fake one."""
     files = tmp_path_factory.mktemp("permission-matrix-files")
-    storage = override_settings(MEDIA_ROOT=files / "media", UPLOAD_PARTIAL_DIR=files / "partial")
+    storage = override_settings(
+        MEDIA_ROOT=files / "media",
+        UPLOAD_PARTIAL_DIR=files / "partial",
+        WEBHOOK_ALLOWED_NETWORKS=["127.0.0.2/32"],
+    )
     with (
         FakeOpenAI() as provider,
         override_settings(OPENAI_BASE_URL=provider.url),

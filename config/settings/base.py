@@ -7,6 +7,7 @@ switches to PostgreSQL (pooled) and Redis without any change in application code
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 
 from kombu import Queue
@@ -247,6 +248,7 @@ JOB_KINDS = [
     "tasks.kinds.report.KIND",
     "tasks.kinds.thumbnail.KIND",
     "tasks.kinds.ai_summary.KIND",
+    "tasks.kinds.webhook_delivery.KIND",
     *env.list("JOB_EXTRA_KINDS", default=[]),
 ]
 # At most this many of one user's jobs run at once; the others wait their turn.
@@ -267,6 +269,29 @@ JOB_LEASE_SECONDS = env.float("JOB_LEASE_SECONDS", default=30.0)
 # A queued job sent this long ago and still not started is sent again (the broker lost it,
 # e.g. a Redis restart without persistence); the claim makes a duplicate harmless.
 JOB_REDISPATCH_SECONDS = env.float("JOB_REDISPATCH_SECONDS", default=120.0)
+
+# --- Webhooks (tasks.services.webhooks, docs/webhooks.md) ----------------------------------
+# Networks webhook targets may be in although they are private, loopback, link-local or
+# reserved (CIDRs, comma-separated); checked when an endpoint is saved and again at each send.
+WEBHOOK_ALLOWED_NETWORKS = [
+    str(ipaddress.ip_network(cidr.strip(), strict=False))
+    for cidr in env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+    if cidr.strip()
+]
+# A delivery answered with a 2xx within this many seconds (connect to last byte) succeeded.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=15.0)
+# At most this much of a receiver's answer is read (and the first KiB of it kept in the log).
+WEBHOOK_RESPONSE_MAX_BYTES = env.int("WEBHOOK_RESPONSE_MAX_BYTES", default=64 * 1024)
+# Seconds before the 1st, 2nd, … retry of a failed delivery (each within ±20 %), then it is
+# dead: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (Svix's schedule; 8 attempts over ~28 h).
+WEBHOOK_RETRY_SCHEDULE = [
+    float(delay)
+    for delay in env.list(
+        "WEBHOOK_RETRY_SCHEDULE", default=["5", "300", "1800", "7200", "18000", "36000", "36000"]
+    )
+]
+# An endpoint whose every attempt failed for this long is disabled (its owner re-enables it).
+WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default=5 * 24 * 3600)
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

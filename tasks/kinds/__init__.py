@@ -9,7 +9,7 @@ JSON result. `run` must be idempotent: a job whose worker died runs again from t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,12 @@ class JobFailed(Exception):
     """
 
 
+class JobRetry(Exception):
+    """Raised by a kind's `run` for an expected, transient failure (a webhook receiver that
+    answered 500): retried like any exception, but logged as a warning without a traceback,
+    since there is no bug to see."""
+
+
 @dataclass(frozen=True)
 class JobKind:
     name: str
@@ -39,6 +45,21 @@ class JobKind:
     retry_base_seconds: float = 5.0
     # At most this many jobs of the kind run at once, across every worker (None: no cap).
     concurrency: int | None = None
+    # The delays after the first, second, … failed attempt (jittered), read when a job is
+    # created and when it fails; when given, its length is the number of retries and it
+    # replaces the doubling of `retry_base_seconds` (webhook deliveries: seconds, minutes,
+    # then hours).
+    retry_schedule: Callable[[], Sequence[float]] | None = None
+    # False: only the server creates these jobs (clients asking for the kind get a 400).
+    requestable: bool = True
+    # False: the kind's jobs do not count against their owner's JOB_USER_CONCURRENCY (an
+    # endpoint owner's webhook deliveries never hold up their exports, and the other way
+    # round); its own `concurrency` still applies.
+    owner_capped: bool = True
+
+    def max_attempts(self) -> int:
+        retries = len(self.retry_schedule()) if self.retry_schedule else self.retries
+        return retries + 1
 
 
 @cache
@@ -50,6 +71,16 @@ def kinds() -> dict[str, JobKind]:
 
 def kind_get(name: str) -> JobKind | None:
     return kinds().get(name)
+
+
+def requestable_kinds() -> list[str]:
+    """The kinds clients may ask for, by name."""
+    return sorted(name for name, kind in kinds().items() if kind.requestable)
+
+
+def owner_uncapped_kinds() -> list[str]:
+    """The kinds whose jobs do not count against their owner's concurrency."""
+    return sorted(name for name, kind in kinds().items() if not kind.owner_capped)
 
 
 def kind_concurrency(name: str) -> int | None:

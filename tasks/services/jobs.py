@@ -23,13 +23,13 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Count, F, IntegerField, Q, Value, When, Window
+from django.db.models import Case, Count, F, IntegerField, Q, UUIDField, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -42,7 +42,14 @@ from realtime.broadcast import broadcast
 from realtime.models import NotificationKind
 from realtime.services import notification_create
 from tasks.exceptions import JobCancelled, JobLost, JobNotFound, JobStateConflict
-from tasks.kinds import JobKind, kind_concurrency, kind_get, kinds
+from tasks.kinds import (
+    JobKind,
+    kind_concurrency,
+    kind_get,
+    kinds,
+    owner_uncapped_kinds,
+    requestable_kinds,
+)
 from tasks.models import (
     JOB_ERROR_MAX_LENGTH,
     PRIORITY_ORDER,
@@ -95,6 +102,15 @@ def job_create(
     return _job_insert(actor, cleaned, notify=notify)
 
 
+def job_start_for(
+    *, owner: User, kind: str, params: dict[str, Any], priority: str = JobPriority.NORMAL
+) -> Job:
+    """A job the server starts by itself on `owner`'s behalf (a webhook delivery), with params
+    it built: not checked by the kind's `clean`, never deduplicated against another, and no
+    `job_finished` notification. Written in the caller's transaction, sent after its commit."""
+    return _job_insert(owner, JobRequest(kind=kind, params=params, priority=priority), notify=False)
+
+
 def jobs_create(*, actor: User, requests: Sequence[JobRequest]) -> list[Job]:
     """Accept several jobs all or nothing: errors of each are under `jobs.<index>`."""
     if not requests:
@@ -129,14 +145,14 @@ def jobs_validate(*, actor: User, requests: Mapping[int, JobRequest]) -> dict[st
 def _request_clean(actor: User, request: JobRequest) -> JobRequest:
     kind = kind_get(request.kind)
     errors: dict[str, list[str]] = {}
-    if kind is None:
-        known = ", ".join(sorted(kinds()))
+    if kind is None or not kind.requestable:
+        known = ", ".join(requestable_kinds())
         errors["kind"] = [f"Unknown job kind; one of: {known}."]
     if request.priority not in QUEUE_BY_PRIORITY:
         errors["priority"] = ["One of: high, normal, low."]
     if not isinstance(request.params, dict):
         errors["params"] = ["A JSON object."]
-    if errors or kind is None:
+    if errors or kind is None or not kind.requestable:
         raise ValidationFailed(errors)
     try:
         params = kind.clean(request.params, actor)
@@ -161,7 +177,7 @@ def _job_insert(actor: User, request: JobRequest, *, notify: bool) -> Job:
         kind=kind.name,
         params=request.params,
         priority=request.priority,
-        max_attempts=kind.retries + 1,
+        max_attempts=kind.max_attempts(),
         dedupe_key=key,
         notify=notify,
         request_id=current_request_id() or "",
@@ -279,25 +295,35 @@ def job_claim(*, job_id: uuid.UUID | str, worker: str) -> Job | None:
         _park(job.pk)
         return None
     cap = kind_concurrency(job.kind)
-    locks = [f"owner:{job.owner_id}"] + ([f"kind:{job.kind}"] if cap is not None else [])
+    uncapped = owner_uncapped_kinds()
+    owner_capped = job.kind not in uncapped
+    locks = ([f"owner:{job.owner_id}"] if owner_capped else []) + (
+        [f"kind:{job.kind}"] if cap is not None else []
+    )
     with _serialised_transaction(locks):
         running = Job.objects.filter(status=JobStatus.RUNNING)
-        if running.filter(owner_id=job.owner_id).count() >= settings.JOB_USER_CONCURRENCY or (
+        owners_running = running.filter(owner_id=job.owner_id).exclude(kind__in=uncapped)
+        if (owner_capped and owners_running.count() >= settings.JOB_USER_CONCURRENCY) or (
             cap is not None and running.filter(kind=job.kind).count() >= cap
         ):
             _park(job.pk)
             return None
-        claimed = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-            status=JobStatus.RUNNING,
-            attempts=F("attempts") + 1,
-            progress=0,
-            started_at=now,
-            lease_expires_at=now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
-            worker=worker[:255],
-        )
+        # The attempt read above, so the row in hand is the row claimed without reading it again.
+        changes = {
+            "status": JobStatus.RUNNING,
+            "attempts": job.attempts + 1,
+            "progress": 0,
+            "started_at": now,
+            "lease_expires_at": now + timedelta(seconds=settings.JOB_LEASE_SECONDS),
+            "worker": worker[:255],
+        }
+        claimed = Job.objects.filter(
+            pk=job.pk, status=JobStatus.QUEUED, attempts=job.attempts
+        ).update(**changes)
     if not claimed:
         return None
-    job.refresh_from_db()
+    for field, value in changes.items():
+        setattr(job, field, value)
     _broadcast_quietly(f"job:{job.pk}", "job.progress", job_progress_data(job))
     return job
 
@@ -340,20 +366,22 @@ def job_succeed(*, job: Job, result: dict[str, Any] | None, result_file: str = "
     job meanwhile: another attempt owns the row now."""
     now = timezone.now()
     expires = now + timedelta(seconds=settings.JOB_RESULT_TTL) if result_file else None
+    changes = {
+        "status": JobStatus.SUCCEEDED,
+        "progress": 100,
+        "result": result,
+        "result_file": result_file,
+        "result_expires_at": expires,
+        "error": "",
+        "finished_at": now,
+        "lease_expires_at": None,
+    }
     with transaction.atomic():
-        if not _mine(job).update(
-            status=JobStatus.SUCCEEDED,
-            progress=100,
-            result=result,
-            result_file=result_file,
-            result_expires_at=expires,
-            error="",
-            finished_at=now,
-            lease_expires_at=None,
-        ):
+        if not _mine(job).update(**changes):
             transaction.on_commit(lambda: result_delete(result_file))
             return False
-        job.refresh_from_db()
+        for field, value in changes.items():
+            setattr(job, field, value)
         _ended(job)
     logger.info("job succeeded", extra={"job_id": str(job.pk), "kind": job.kind})
     return True
@@ -410,7 +438,12 @@ def job_fail(*, job: Job, error: str, retryable: bool = True) -> str | None:
 
 
 def retry_delay(kind: JobKind | None, attempts: int) -> float:
-    """Exponential backoff with full jitter: up to base * 2^(attempts-1), at most an hour."""
+    """Exponential backoff with full jitter: up to base * 2^(attempts-1), at most an hour; or,
+    for a kind with a retry schedule, its delay for this attempt within ±20 %."""
+    if kind is not None and kind.retry_schedule is not None:
+        schedule = list(kind.retry_schedule())
+        delay = schedule[min(max(0, attempts - 1), len(schedule) - 1)] if schedule else 0.0
+        return random.uniform(delay * 0.8, delay * 1.2)  # noqa: S311 - jitter, not a secret
     base = kind.retry_base_seconds if kind else 5.0
     ceiling = min(RETRY_MAX_SECONDS, base * 2 ** max(0, attempts - 1))
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
@@ -472,6 +505,20 @@ def jobs_sweep() -> SweepReport:
     return SweepReport(revived=revived, redispatched=redispatched, released=released)
 
 
+def jobs_broker_lost(*, sent_before: datetime) -> int:
+    """The broker lost every message sent before `sent_before`: the memory broker of an
+    embedded process that stopped (a restart, a crash). Queued rows marked as sent before then
+    are unmarked and sent again at once, instead of after JOB_REDISPATCH_SECONDS; running ones
+    are left to their lease. Returns how many were unmarked."""
+    lost = Job.objects.filter(
+        status=JobStatus.QUEUED, dispatched_at__isnull=False, dispatched_at__lt=sent_before
+    ).update(dispatched_at=None)
+    if lost:
+        logger.warning("jobs sent to a lost broker are sent again", extra={"jobs": lost})
+    jobs_release()
+    return lost
+
+
 def jobs_release(*, owner_id: Any = None, kind: str | None = None) -> int:
     """Send parked jobs whose turn has come (within their owner's and kind's caps), most
     urgent and oldest first; returns how many were sent."""
@@ -484,13 +531,17 @@ def jobs_release(*, owner_id: Any = None, kind: str | None = None) -> int:
     if kind is not None:
         waiting = waiting.filter(kind=kind)
     rank = _priority_rank()
+    uncapped = owner_uncapped_kinds()
     # At most as many per owner as may run at once: one user's backlog never hides the others.
+    # Jobs of kinds outside the owner's cap are each a partition of their own.
+    partition = [
+        F("owner_id"),
+        Case(When(kind__in=uncapped, then=F("id")), default=Value(None), output_field=UUIDField()),
+    ]
     candidates = list(
         waiting.annotate(
             rank=rank,
-            place=Window(
-                RowNumber(), partition_by=[F("owner_id")], order_by=[rank.asc(), "created_at"]
-            ),
+            place=Window(RowNumber(), partition_by=partition, order_by=[rank.asc(), "created_at"]),
         )
         .filter(place__lte=settings.JOB_USER_CONCURRENCY)
         .order_by("rank", "created_at")
@@ -498,30 +549,34 @@ def jobs_release(*, owner_id: Any = None, kind: str | None = None) -> int:
     )
     if not candidates:
         return 0
-    owners = _in_flight("owner_id", {c["owner_id"] for c in candidates})
+    owners = _in_flight("owner_id", {c["owner_id"] for c in candidates}, excluded_kinds=uncapped)
     caps = {c["kind"]: kind_concurrency(c["kind"]) for c in candidates}
     by_kind = _in_flight("kind", {name for name, cap in caps.items() if cap is not None})
     chosen = []
     for candidate in candidates:
         cap = caps[candidate["kind"]]
-        if owners[candidate["owner_id"]] >= settings.JOB_USER_CONCURRENCY:
+        owner_capped = candidate["kind"] not in uncapped
+        if owner_capped and owners[candidate["owner_id"]] >= settings.JOB_USER_CONCURRENCY:
             continue
         if cap is not None and by_kind[candidate["kind"]] >= cap:
             continue
-        owners[candidate["owner_id"]] += 1
+        if owner_capped:
+            owners[candidate["owner_id"]] += 1
         by_kind[candidate["kind"]] += 1
         chosen.append(candidate)
     return _dispatch(chosen)
 
 
-def _in_flight(field: str, values: Iterable[Any]) -> Counter[Any]:
+def _in_flight(
+    field: str, values: Iterable[Any], *, excluded_kinds: Sequence[str] = ()
+) -> Counter[Any]:
     values = list(values)
     if not values:
         return Counter()
     flying = Job.objects.filter(
         Q(status=JobStatus.RUNNING) | Q(status=JobStatus.QUEUED, dispatched_at__isnull=False),
         **{f"{field}__in": values},
-    )
+    ).exclude(kind__in=excluded_kinds)
     counts = flying.values(field).annotate(n=Count("id")).values_list(field, "n")
     return Counter(dict(counts))
 
@@ -534,33 +589,59 @@ def _priority_rank() -> Case:
 
 
 def _dispatch(jobs: Sequence[dict[str, Any]]) -> int:
-    """Send each job's message to the queue of its priority. The row is marked first, so a
-    worker that parks it again never has its mark overwritten; a failed send unmarks it and
-    rests the broker for BROKER_REST_SECONDS (the sweep sends it later)."""
+    """Send each job's message to the queue of its priority. The rows are marked first, in one
+    transaction (rows another release marked or locked meanwhile are skipped), so a worker that
+    parks a job again never has its mark overwritten; then the messages go out on one producer.
+    A failed send unmarks the jobs not sent and rests the broker for BROKER_REST_SECONDS (the
+    sweep sends them later)."""
     global _broker_resting_until
+    if not jobs or time.monotonic() < _broker_resting_until:
+        return 0
+    now = timezone.now()
+    if len(jobs) == 1:
+        marked = {jobs[0]["id"]} if _mark(jobs[0]["id"], now) else set()
+    else:
+        marked = _mark_many([job["id"] for job in jobs], now)
+    pending = [job for job in jobs if job["id"] in marked]
     sent = 0
-    for job in jobs:
-        if time.monotonic() < _broker_resting_until:
-            break
-        now = timezone.now()
-        if not Job.objects.filter(
-            pk=job["id"], status=JobStatus.QUEUED, dispatched_at__isnull=True
-        ).update(dispatched_at=now):
-            continue
-        try:
-            current_app.send_task(
-                RUN_JOB_TASK,
-                args=[str(job["id"])],
-                queue=QUEUE_BY_PRIORITY[job["priority"]],
-                retry=False,
-            )
-        except (BrokerError, OSError) as exc:
-            Job.objects.filter(pk=job["id"], dispatched_at=now).update(dispatched_at=None)
-            _broker_resting_until = time.monotonic() + BROKER_REST_SECONDS
-            logger.warning("broker refused a job; the sweep sends it later: %r", exc)
-            break
-        sent += 1
+    try:
+        with current_app.producer_or_acquire() as producer:
+            for job in pending:
+                current_app.send_task(
+                    RUN_JOB_TASK,
+                    args=[str(job["id"])],
+                    queue=QUEUE_BY_PRIORITY[job["priority"]],
+                    retry=False,
+                    producer=producer,
+                )
+                sent += 1
+    except (BrokerError, OSError) as exc:
+        unsent = [job["id"] for job in pending[sent:]]
+        Job.objects.filter(pk__in=unsent, dispatched_at=now).update(dispatched_at=None)
+        _broker_resting_until = time.monotonic() + BROKER_REST_SECONDS
+        logger.warning("broker refused a job; the sweep sends it later: %r", exc)
     return sent
+
+
+def _mark(job_id: Any, now: datetime) -> bool:
+    return bool(
+        Job.objects.filter(pk=job_id, status=JobStatus.QUEUED, dispatched_at__isnull=True).update(
+            dispatched_at=now
+        )
+    )
+
+
+def _mark_many(job_ids: list[Any], now: datetime) -> set[Any]:
+    """Mark many rows in one transaction (one commit, not one per row); rows another release
+    holds are skipped."""
+    with transaction.atomic():
+        marked = set(
+            Job.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=job_ids, status=JobStatus.QUEUED, dispatched_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        Job.objects.filter(pk__in=marked).update(dispatched_at=now)
+    return marked
 
 
 def _park(job_id: Any) -> None:

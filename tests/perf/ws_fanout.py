@@ -7,6 +7,9 @@ to the user's room from a separate Django process through `realtime.broadcast.br
 
 - fan-out: per N, the latency of every delivered frame (receive time - the publisher's time
   just before `broadcast()`; same clock), its p50/p99, and the share delivered;
+- CPU: the web processes' CPU seconds (user, and user + system, from /proc) from the first
+  publish until every frame arrived, ÷ events ÷ (N / 1,000): "ms CPU per event per 1,000
+  sockets", the server's cost of fan-out whatever the client's share of the two cores;
 - memory: the web processes' RSS with the largest N connected and idle, minus before, per
   connection;
 - presence: 20 users in one post room spread over the processes; one process is killed with
@@ -18,6 +21,9 @@ REDIS_URL for the multi-process figures; without Redis it measures the one embed
 
     DATABASE_URL=postgres://…/bench REDIS_URL=redis://…/2 python -m tests.perf.ws_fanout \
         --clients 1000 2000 5000
+
+`--peer` measures the FastAPI peer of /work/shared/perf (its `ws/server.py`, started from
+there) with the same clients, events and figures (tests/perf/ws_peer.py).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 from tests.perf.run import BASE_DIR, free_port, python_output, server_env, wait_until_up
 
@@ -42,6 +49,7 @@ MESSAGES = 50
 RATE = 10.0
 PAD = "x" * 200
 PRESENCE_USERS = 20
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 SETUP = """
 import json, django; django.setup()
@@ -135,7 +143,11 @@ async def open_clients(url: str, count: int, concurrency: int = 200) -> list[obj
     async def one() -> object | None:
         async with gate:
             try:
-                return await connect(url, open_timeout=60, ping_interval=None, max_queue=None)
+                # No permessage-deflate offered: Agora refuses it by default, the peer would
+                # accept it, and both are measured sending plain frames.
+                return await connect(
+                    url, open_timeout=60, ping_interval=None, max_queue=None, compression=None
+                )
             except Exception as exc:  # noqa: BLE001 - counted, not fatal
                 print(f"  connect failed: {type(exc).__name__}: {exc}", flush=True)
                 return None
@@ -143,15 +155,79 @@ async def open_clients(url: str, count: int, concurrency: int = 200) -> list[obj
     return [ws for ws in await asyncio.gather(*(one() for _ in range(count))) if ws]
 
 
+def tree_cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process and its descendants (from /proc/PID/stat)."""
+    user = system = 0.0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+        except OSError:
+            continue
+        # The fields after the command name, which is in parentheses and may hold spaces.
+        fields = stat.rsplit(")", 1)[1].split()
+        user += int(fields[11]) / CLOCK_TICKS
+        system += int(fields[12]) / CLOCK_TICKS
+        pids.extend(children_of(current))
+    return user, system
+
+
+class Publisher(Protocol):
+    """Sends MESSAGES `bench.tick` events at RATE/s to the room the clients are in."""
+
+    async def prepare(self) -> None: ...
+
+    async def run(self) -> dict[str, float]: ...
+
+
+class AgoraPublisher:
+    """A separate Django process calling `realtime.broadcast.broadcast()`, as a task would."""
+
+    def __init__(self, env: dict[str, str], room: str) -> None:
+        self.env = env
+        self.room = room
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def prepare(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            PUBLISHER.format(messages=MESSAGES, rate=RATE, pad=PAD),
+            self.room,
+            cwd=BASE_DIR,
+            env=self.env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        assert self.process.stdout is not None
+        for _ in range(100):
+            if (await self.process.stdout.readline()).strip() in (b"READY", b""):
+                break
+
+    async def run(self) -> dict[str, float]:
+        assert self.process is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(b"GO\n")
+        await self.process.stdin.drain()
+        done_line = (await self.process.stdout.readline()).decode()
+        await self.process.wait()
+        return json.loads(done_line.split(" ", 1)[1]) if done_line.startswith("DONE") else {}
+
+
 async def fanout(
-    env: dict[str, str], base_ws: str, token: str, room: str, count: int, server_pid: int
-) -> dict[str, float]:
+    ws_url: str, count: int, server_pid: int, publisher: Publisher
+) -> dict[str, object]:
+    """N clients of `ws_url`, MESSAGES events from `publisher`: latency, delivery, memory per
+    connection and the server's CPU per event (its whole process tree, from the first publish
+    until every frame arrived or the deadline)."""
     received: list[tuple[float, dict[str, object]]] = []
     per_client: dict[int, int] = {}
     closes: dict[str, int] = {}
     rss_before = tree_rss_kb(server_pid)
     started = time.perf_counter()
-    clients = await open_clients(f"{base_ws}?token={token}", count)
+    clients = await open_clients(ws_url, count)
     connect_seconds = time.perf_counter() - started
 
     async def read(ws: object) -> None:
@@ -169,37 +245,22 @@ async def fanout(
     readers = [asyncio.create_task(read(ws)) for ws in clients]
     await asyncio.sleep(1.0)
     rss_connected = tree_rss_kb(server_pid)
-    publisher = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        PUBLISHER.format(messages=MESSAGES, rate=RATE, pad=PAD),
-        room,
-        cwd=BASE_DIR,
-        env=env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert publisher.stdin is not None
-    assert publisher.stdout is not None
-    while (await publisher.stdout.readline()).strip() != b"READY":
-        pass
-    publisher.stdin.write(b"GO\n")
-    await publisher.stdin.drain()
-    done_line = (await publisher.stdout.readline()).decode()
-    calls = json.loads(done_line.split(" ", 1)[1]) if done_line.startswith("DONE") else {}
+    await publisher.prepare()
+    cpu_before = tree_cpu_seconds(server_pid)
+    run = asyncio.create_task(publisher.run())
     expected = len(clients) * MESSAGES
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + MESSAGES / RATE + 30
     while len(received) < expected and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
-    await publisher.wait()
+    cpu_after = tree_cpu_seconds(server_pid)
+    calls = await run
     latencies = [(at - float(data["ts"])) * 1000 for at, data in received]  # type: ignore[arg-type]
-    per_event: dict[int, float] = {}
-    for at, data in received:
-        seq = int(data["seq"])  # type: ignore[call-overload]
-        per_event[seq] = max(per_event.get(seq, 0.0), (at - float(data["ts"])) * 1000)  # type: ignore[arg-type]
     await asyncio.gather(*(ws.close() for ws in clients), return_exceptions=True)  # type: ignore[attr-defined]
     for reader in readers:
         reader.cancel()
+    user = cpu_after[0] - cpu_before[0]
+    total = user + cpu_after[1] - cpu_before[1]
+    per_event_per_k = 1000 / MESSAGES / (max(1, len(clients)) / 1000)
     return {
         "clients": count,
         "connected": len(clients),
@@ -207,13 +268,29 @@ async def fanout(
         "delivered_pct": 100 * len(received) / expected if expected else 0.0,
         "p50_ms": percentile(latencies, 0.50),
         "p99_ms": percentile(latencies, 0.99),
-        "last_socket_p99_ms": percentile(list(per_event.values()), 0.99),
+        "cpu_ms_per_event_per_1k": total * per_event_per_k,
+        "cpu_user_ms_per_event_per_1k": user * per_event_per_k,
         "kb_per_connection": (rss_connected - rss_before) / max(1, len(clients)),
         "clients_with_all": sum(n == MESSAGES for n in per_client.values()),
         "clients_with_none": len(clients) - len(per_client),
         "closed_by_server": closes,
         "broadcast_call_p50_ms": float(calls.get("call_p50_ms", float("nan"))),
     }
+
+
+def print_table(title: str, rows: list[dict[str, object]]) -> None:
+    print(f"\n{title}")
+    print(
+        f"{'clients':>8}{'connected':>10}{'delivered':>10}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'CPU ms/ev/1k':>13}{'(user)':>8}{'KB/conn':>9}{'connect s':>10}"
+    )
+    for row in rows:
+        print(
+            f"{row['clients']:>8}{row['connected']:>10}{row['delivered_pct']:>9.1f}%"
+            f"{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}"
+            f"{row['cpu_ms_per_event_per_1k']:>13.1f}{row['cpu_user_ms_per_event_per_1k']:>8.1f}"
+            f"{row['kb_per_connection']:>9.1f}{row['connect_s']:>10.1f}"
+        )
 
 
 async def presence_convergence(
@@ -323,7 +400,21 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="*", default=[1000, 2000, 5000])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-presence", action="store_true")
+    parser.add_argument(
+        "--peer",
+        action="store_true",
+        help="measure the FastAPI peer of /work/shared/perf the same way (tests/perf/ws_peer.py)",
+    )
     args = parser.parse_args()
+    if args.peer:
+        from tests.perf.ws_peer import measure_peer
+
+        print_table(
+            f"FastAPI peer, WebSocket fan-out: {MESSAGES} events at {RATE:.0f}/s to every "
+            f"socket, {args.workers} uvicorn workers, Redis pub/sub",
+            measure_peer(args.clients, args.workers),
+        )
+        return
 
     rows = []
     presence: dict[str, float] = {}
@@ -331,9 +422,15 @@ def main() -> None:
         setup = json.loads(python_output(env, SETUP.format(users=PRESENCE_USERS + 1))[-1])
         base_ws = f"ws://127.0.0.1:{port}/ws/v1/"
         owner = setup["users"][0]
+        room = f"user:{owner['id']}"
         for count in args.clients:
             row = asyncio.run(
-                fanout(env, base_ws, owner["token"], f"user:{owner['id']}", count, server.pid)
+                fanout(
+                    f"{base_ws}?token={owner['token']}",
+                    count,
+                    server.pid,
+                    AgoraPublisher(env, room),
+                )
             )
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -343,20 +440,11 @@ def main() -> None:
             )
             print(json.dumps(presence), flush=True)
 
-    print(
-        f"\nWebSocket fan-out: {MESSAGES} events at {RATE:.0f}/s to one room, "
-        f"{env['WEB_CONCURRENCY']} web process(es), Redis: {bool(env.get('REDIS_URL'))}"
+    print_table(
+        f"WebSocket fan-out: {MESSAGES} events at {RATE:.0f}/s to one room, "
+        f"{env['WEB_CONCURRENCY']} web process(es), Redis: {bool(env.get('REDIS_URL'))}",
+        rows,
     )
-    print(
-        f"{'clients':>8}{'connected':>10}{'delivered':>10}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'KB/conn':>9}{'connect s':>10}"
-    )
-    for row in rows:
-        print(
-            f"{row['clients']:>8}{row['connected']:>10}{row['delivered_pct']:>9.1f}%"
-            f"{row['p50_ms']:>9.1f}{row['p99_ms']:>9.1f}{row['kb_per_connection']:>9.1f}"
-            f"{row['connect_s']:>10.1f}"
-        )
     if presence:
         print(f"presence after SIGKILL of one web process: {presence}")
 

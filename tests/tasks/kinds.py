@@ -116,5 +116,7 @@ FLAKY = JobKind(
 )
 BROKEN = JobKind(name="broken", clean=_numbers(), run=_broken, retries=2, retry_base_seconds=0.05)
 REFUSED = JobKind(name="refused", clean=_numbers(), run=_refused)
-TALLY = JobKind(name="tally", clean=_numbers(seconds=(float, 0.0)), run=_tally)
+TALLY = JobKind(
+    name="tally", clean=_numbers(seconds=(float, 0.0)), run=_tally, retry_base_seconds=0.05
+)
 ECHO = JobKind(name="echo", clean=_echo_clean, run=_echo)
