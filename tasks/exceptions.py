@@ -1,9 +1,9 @@
-"""What the job engine refuses (domain errors, mapped to the envelope in one place) and the
-signals a running job's context raises to stop its kind's work."""
+"""What the job engine and the AI assistant refuse (domain errors, mapped to the envelope in one
+place) and the signals a running job's context raises to stop its kind's work."""
 
 from __future__ import annotations
 
-from config.core.errors import Conflict, DomainError, NotFound
+from config.core.errors import Conflict, DomainError, NotFound, ServiceUnavailable
 
 
 class JobNotFound(NotFound):
@@ -33,6 +33,20 @@ class JobCancelled(JobStopped):
 class JobLost(JobStopped):
     """Its lease passed to another attempt (the sweep thought this worker dead): this attempt
     may no longer write the row, and its work is thrown away."""
+
+
+class AiUnavailable(ServiceUnavailable):
+    """No AI provider is configured (OPENAI_BASE_URL and OPENAI_API_KEY both unset)."""
+
+    default_message = "The AI assistant is not configured on this server."
+
+
+class AiUpstreamError(DomainError):
+    """The provider failed (an error status, a dropped connection, an answer that is not what
+    the protocol says, or no answer in time) and retrying within OPENAI_TIMEOUT did not help."""
+
+    code = "upstream_error"
+    default_message = "The AI provider failed to answer; try again later."
 
 
 class WebhookEndpointNotFound(NotFound):

@@ -29,7 +29,8 @@ KIND_HELP = (
     "`export` (params `file_format`: csv|json|xlsx, default csv; `filters`: an object of the "
     "post list's filters and `ordering`, as `GET posts` takes them), "
     "`report` (`file_format`: pdf|xlsx, default pdf; `days`: 1-365, default 30), "
-    "`thumbnail` (`upload`: an upload id)."
+    "`thumbnail` (`upload`: an upload id), "
+    "`ai_summary` (`post`: a post id; 503 when no AI provider is configured)."
 )
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from smtplib import SMTPException
+from typing import NoReturn
 
-from celery import shared_task
+from celery import Task, shared_task
+from django.conf import settings
 
 logger = logging.getLogger("agora.tasks")
 
@@ -46,29 +48,46 @@ def job_results_purge_task() -> int:
     return job_results_purge()
 
 
-# Mail servers fail transiently; a few spaced retries beat losing a verification email.
-_EMAIL_RETRY = {
-    "autoretry_for": (OSError, SMTPException),
-    "retry_backoff": 10,
-    "retry_backoff_max": 600,
-    "max_retries": 5,
-}
+# Mail servers fail transiently: a few spaced retries beat losing a verification email.
+# Each mail task retries what `mail_failure_is_transient` calls transient, EMAIL_RETRIES times,
+# after `mail_retry_delay` (read when it fails, so the settings apply without a restart).
+_EMAIL_TASK = {"bind": True, "ignore_result": True}
 
 
-@shared_task(name="tasks.account_email", ignore_result=True, **_EMAIL_RETRY)
-def account_email_task(*, kind: str, user_id: str) -> bool:
-    """Verification email or known-address notice, queued by registration."""
+def _mail_retry(task: Task, error: Exception) -> NoReturn:
+    from config.core.mail import mail_failure_is_transient, mail_retry_delay
+
+    retries = task.request.retries
+    if not mail_failure_is_transient(error) or retries >= settings.EMAIL_RETRIES:
+        logger.error("mail not sent: %r", error, extra={"task": task.name, "attempts": retries + 1})
+        raise error
+    delay = mail_retry_delay(retries)
+    logger.warning(
+        "mail not sent, retrying: %r", error, extra={"task": task.name, "retry_in": delay}
+    )
+    raise task.retry(exc=error, countdown=delay, max_retries=settings.EMAIL_RETRIES)
+
+
+@shared_task(name="tasks.account_email", **_EMAIL_TASK)
+def account_email_task(self: Task, *, kind: str, user_id: str) -> bool:
+    """Verification email or one of the account notices, queued by the accounts services."""
     from accounts.services import account_email_send
 
-    return account_email_send(kind=kind, user_id=user_id)
+    try:
+        return account_email_send(kind=kind, user_id=user_id)
+    except (OSError, SMTPException) as error:
+        _mail_retry(self, error)
 
 
-@shared_task(name="tasks.password_reset_email", ignore_result=True, **_EMAIL_RETRY)
-def password_reset_email_task(*, email: str) -> bool:
+@shared_task(name="tasks.password_reset_email", **_EMAIL_TASK)
+def password_reset_email_task(self: Task, *, email: str) -> bool:
     """Looks the address up here, not in the request, so unknown ones answer just as fast."""
     from accounts.services import password_reset_email_send
 
-    return password_reset_email_send(email=email)
+    try:
+        return password_reset_email_send(email=email)
+    except (OSError, SMTPException) as error:
+        _mail_retry(self, error)
 
 
 @shared_task(name="tasks.login_sessions_purge", ignore_result=True)

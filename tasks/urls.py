@@ -8,6 +8,7 @@ from tasks.views import (
     JobRequeueView,
     JobResultView,
 )
+from tasks.views_ai import AiChatView
 from tasks.views_webhooks import (
     WebhookDeliveriesView,
     WebhookDetailView,
@@ -23,6 +24,7 @@ urlpatterns = [
     optional_slash("jobs/<job_id>/cancel", JobCancelView.as_view(), name="job-cancel"),
     optional_slash("jobs/<job_id>/result", JobResultView.as_view(), name="job-result"),
     optional_slash("jobs/<job_id>/requeue", JobRequeueView.as_view(), name="job-requeue"),
+    optional_slash("ai/chat", AiChatView.as_view(), name="ai-chat"),
     optional_slash("webhooks", WebhookListCreateView.as_view(), name="webhooks"),
     optional_slash("webhooks/<endpoint_id>", WebhookDetailView.as_view(), name="webhook"),
     optional_slash(

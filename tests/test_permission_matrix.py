@@ -72,6 +72,7 @@ from tasks.services import job_create
 from tasks.services.webhooks import webhook_endpoint_create
 from tests.content.factories import CommentFactory, PostFactory
 from tests.factories import PASSWORD, AdminFactory, GuestFactory, UserFactory, token_pair
+from tests.tasks.fake_openai import FakeOpenAI
 
 API = "/api/v1"
 CALLERS = ("anonymous", "guest", "user", "admin", "user_key", "admin_key")
@@ -196,6 +197,9 @@ MATRIX: list[tuple[str, str, str, Cell, Cell, Cell, Cell, Cell, Cell]] = [
     ("POST",   "/jobs/{job_id}/cancel",          "others_job",             401, 404, 404, 200, 404, 200),
     ("GET",    "/jobs/{job_id}/result",          "users_finished_job",     401, 404, 200, 404, 200, 404),
     ("POST",   "/jobs/{job_id}/requeue",         "users_dead_job",         401, 403, 403, 202, 403, 202),
+    # The AI assistant answers verified members (a key acts as its owner), through a local
+    # provider (tests/tasks/fake_openai.py).
+    ("POST",   "/ai/chat",                       "",                       401, UNV, 200, 200, 200, 200),
     # Webhooks: every account has endpoints of its own (a guest's get its notifications and
     # jobs); a key acts as its owner. Anyone else's endpoint, an admin's view included, is 404.
     ("GET",    "/webhooks",                      "",                       401, 200, 200, 200, 200, 200),
@@ -282,6 +286,9 @@ PAYLOADS: dict[tuple[str, str], Callable[[World, str], dict[str, Any]]] = {
     ("POST", "/notifications/read"): lambda w, target: {"ids": [target]},
     ("POST", "/jobs"): lambda w, target: {"kind": "noop", "params": {"tag": "Grüß Gott, 李雷!"}},
     ("POST", "/jobs/batch"): lambda w, target: {"jobs": [{"kind": "noop"}, {"kind": "steps"}]},
+    ("POST", "/ai/chat"): lambda w, target: {
+        "messages": [{"role": "user", "content": "Grüß Gott!"}]
+    },
     ("POST", "/webhooks"): lambda w, target: {"url": WEBHOOK_URL, "events": ["notification"]},
     ("PATCH", "/webhooks/{endpoint_id}"): lambda w, target: {"events": ["job.finished"]},
     ("POST", "/uploads"): lambda w, target: {
@@ -428,14 +435,20 @@ def world(
 ) -> Iterator[World]:
     """Built once for the module, in a transaction rolled back after its last test; every
     cell's own `db` transaction is a savepoint inside it. Stored files go to a directory of
-    the module's own."""
+    the module's own. The AI assistant's provider is a local fake one."""
     files = tmp_path_factory.mktemp("permission-matrix-files")
     storage = override_settings(
         MEDIA_ROOT=files / "media",
         UPLOAD_PARTIAL_DIR=files / "partial",
         WEBHOOK_ALLOWED_NETWORKS=["127.0.0.2/32"],
     )
-    with storage, django_db_blocker.unblock(), transaction.atomic():
+    with (
+        FakeOpenAI() as provider,
+        override_settings(OPENAI_BASE_URL=provider.url),
+        storage,
+        django_db_blocker.unblock(),
+        transaction.atomic(),
+    ):
         yield _world_build()
         transaction.set_rollback(True)
 

@@ -313,5 +313,6 @@ ERROR_DESCRIPTIONS = {
     413: "`payload_too_large`: the body is over the configured limit.",
     415: "`unsupported_media_type`.",
     429: "`rate_limited` or `account_locked`, with `Retry-After` seconds.",
+    502: "`upstream_error`: a provider the server depends on keeps failing.",
     503: "`service_unavailable`: a dependency is down.",
 }

@@ -112,3 +112,21 @@ class AuthRateThrottle(FixedWindowThrottle):
     def cache_unavailable(self, request: Request, scope: str, exc: Exception) -> bool:
         self._warn_once(request, scope, exc, "auth requests are refused")
         raise ServiceUnavailable("Rate limiting is unavailable; try again shortly.")
+
+
+class UserScopeRateThrottle(FixedWindowThrottle):
+    """A view's own limit per user, on top of the role's: subclasses name the `scope` (a key of
+    RATE_LIMITS). Anonymous callers are counted by address. Fails open, as the role limit does.
+    """
+
+    scope: str = ""
+
+    def scope_and_identity(self, request: Request) -> tuple[str, str]:
+        user = request.user
+        if user is not None and user.is_authenticated:
+            return self.scope, f"user:{user.pk}"
+        return self.scope, anonymous_identity(client_ip(_django_request(request)))
+
+    def cache_unavailable(self, request: Request, scope: str, exc: Exception) -> bool:
+        self._warn_once(request, scope, exc, "requests are not limited")
+        return True

@@ -247,6 +247,7 @@ JOB_KINDS = [
     "tasks.kinds.export.KIND",
     "tasks.kinds.report.KIND",
     "tasks.kinds.thumbnail.KIND",
+    "tasks.kinds.ai_summary.KIND",
     "tasks.kinds.webhook_delivery.KIND",
     *env.list("JOB_EXTRA_KINDS", default=[]),
 ]
@@ -386,6 +387,8 @@ RATE_LIMITS = {
     "user": env.str("RATE_LIMIT_USER", default="600/min"),
     "admin": env.str("RATE_LIMIT_ADMIN", default="2400/min"),
     "auth": env.str("RATE_LIMIT_AUTH", default="30/min"),
+    # `POST ai/chat`, per user, on top of the role's limit: each answer costs provider tokens.
+    "ai": env.str("RATE_LIMIT_AI", default="20/min"),
 }
 # Reverse proxies (IPs or CIDRs) whose X-Forwarded-For entries are believed (config/client_ip.py).
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
@@ -422,6 +425,10 @@ SPECTACULAR_SETTINGS = {
         # `"all": true`, the only value `POST notifications/read` takes for `all`.
         "MarkAllReadEnum": [(True, True)],
         "HealthStatusEnum": ["ok", "fail"],
+        # Three fields are called `role`: a user's, a chat message's and the assistant's.
+        "RoleEnum": "accounts.models.Role",
+        "ChatRoleEnum": "tasks.services.ai.ROLES",
+        "AssistantRoleEnum": [("assistant", "assistant")],
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -501,9 +508,37 @@ UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_BYTES", default=10 * 2**20)
 # directory: with several machines, a shared volume.
 UPLOAD_PARTIAL_DIR = project_path(env.str("UPLOAD_PARTIAL_DIR", default="var/uploads-partial"))
 
+# --- AI assistant (tasks.services.ai, docs/ai.md) ---------------------------------------------
+# An OpenAI-compatible provider; neither the URL nor the key set means none is configured, and
+# `POST ai/chat` and `ai_summary` jobs answer 503.
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="").rstrip("/")
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
+# Models a client may name in `model`; the default model is always allowed.
+OPENAI_ALLOWED_MODELS = env.list("OPENAI_ALLOWED_MODELS", default=[])
+# Seconds for one answer in all: every attempt, the backoff between them and the whole stream.
+OPENAI_TIMEOUT = env.float("OPENAI_TIMEOUT", default=30.0)
+# Characters of all the messages of one request together, and of one reply (longer replies are
+# cut there and marked `truncated`).
+AI_PROMPT_MAX_CHARS = env.int("AI_PROMPT_MAX_CHARS", default=32_000)
+AI_REPLY_MAX_CHARS = env.int("AI_REPLY_MAX_CHARS", default=16_000)
+
 # --- Email ----------------------------------------------------------------------------------
 vars().update(email_settings(env.str("EMAIL_URL", default="consolemail://")))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Agora <no-reply@localhost>")
+# `sendtestemail` and Django's error mails use this sender.
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# Who `manage.py sendtestemail --admins` / `--managers` write to: comma-separated addresses.
+ADMINS = [("", address) for address in env.list("ADMINS", default=[])]
+MANAGERS = ADMINS
+# Seconds an SMTP connection may wait on the server (Django's default waits for ever).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
+# A failed send (the mail server down or busy) is retried this many times, after about this
+# many seconds, doubling each time (with jitter: half to all of it), at most
+# EMAIL_RETRY_MAX_SECONDS.
+EMAIL_RETRIES = env.int("EMAIL_RETRIES", default=5)
+EMAIL_RETRY_BASE_SECONDS = env.float("EMAIL_RETRY_BASE_SECONDS", default=10.0)
+EMAIL_RETRY_MAX_SECONDS = env.float("EMAIL_RETRY_MAX_SECONDS", default=600.0)
 
 # --- Locale ---------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -548,6 +583,8 @@ LOGGING = {
         "django.server": {"level": "ERROR"},
         "daphne": {"level": "WARNING"},
         "celery": {"level": LOG_LEVEL},
+        # The OpenAI client's HTTP library logs every request at INFO; agora.ai says what matters.
+        "httpx2": {"level": "WARNING"},
     },
 }
 

@@ -7,7 +7,9 @@
 Starts `manage.py serve` on 127.0.0.1 on a free port against a throwaway database (a SQLite
 file in a temporary directory, or a PostgreSQL database `<name>_<random>` created for the run
 and dropped after it), migrates it, loads the demo data so that lists have rows, creates
-verified members (role `user`) and logs them in over the API. Then schemathesis fuzzes every
+verified members (role `user`) and logs them in over the API. The AI assistant's provider is
+a local fake one (tests/tasks/fake_openai.py), so `POST ai/chat` answers its replies, whole and
+streamed, rather than only its 503. Then schemathesis fuzzes every
 operation of `/api/schema/` with a member's bearer token and these checks:
 
 - not_a_server_error: no 5xx;
@@ -69,6 +71,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from config.management.commands.serve import wait_until_answering
 from tests.live import free_port
+from tests.tasks.fake_openai import FakeOpenAI
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 CONFIG_FILE = Path(__file__).resolve().with_name("schemathesis.toml")
@@ -177,8 +180,11 @@ def main() -> int:
         workdir = Path(tmp)
         report_dir = args.report_dir or workdir / "reports"
         report_dir.mkdir(parents=True, exist_ok=True)
-        with throwaway_database(args.postgres, workdir) as database_url:
-            env = server_env(database_url)
+        with (
+            throwaway_database(args.postgres, workdir) as database_url,
+            FakeOpenAI() as provider,
+        ):
+            env = {**server_env(database_url), "OPENAI_BASE_URL": provider.url}
             password = secrets.token_urlsafe(24)
             members = {run.name: (f"schemathesis-{run.name}", run.role) for run in RUNS}
             prepare(env, members.values(), password)

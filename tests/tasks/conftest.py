@@ -1,4 +1,5 @@
-"""Fixtures of the webhook tests: the settings they run under and a live receiver."""
+"""Fixtures of the tasks tests: the webhook tests' settings and live receiver, and the local
+OpenAI-compatible provider the AI assistant talks to."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.tasks.fake_openai import FakeOpenAI
 from tests.tasks.webhook_receiver import HOST, Receiver
 from tests.tasks.webhooks_helpers import SCHEDULE
 
@@ -23,3 +25,22 @@ def receiver(webhook_settings: Any) -> Iterator[Receiver]:
     server = Receiver().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def provider(settings: Any) -> Iterator[FakeOpenAI]:
+    """A fake provider on 127.0.0.1, configured as the server's OPENAI_BASE_URL; a short
+    OPENAI_TIMEOUT so the slow cases end quickly."""
+    with FakeOpenAI() as fake:
+        settings.OPENAI_BASE_URL = fake.url
+        settings.OPENAI_API_KEY = "sk-agora-test"
+        settings.OPENAI_MODEL = "fake-model-1"
+        settings.OPENAI_ALLOWED_MODELS = ["fake-model-2"]
+        settings.OPENAI_TIMEOUT = 4.0
+        yield fake
+
+
+@pytest.fixture
+def no_provider(settings: Any) -> None:
+    settings.OPENAI_BASE_URL = ""
+    settings.OPENAI_API_KEY = ""
