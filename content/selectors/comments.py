@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery, UUIDField
 
 from accounts.models import is_admin
 from content.models import LIVE, Comment, Post
@@ -75,7 +75,9 @@ def post_for_comment_create(
     posts = posts.only("id", "status", "author_id", "title").order_by()
     if parent_id is not None:
         parents = Comment.objects.filter(LIVE, pk=parent_id, post_id=OuterRef("pk"))
-        posts = posts.annotate(parent_author_id=Subquery(parents.values("author_id")[:1]))
+        # Typed as the users' key: a bare foreign key would come back from SQLite as hex text.
+        author_id = Subquery(parents.values("author_id")[:1], output_field=UUIDField())
+        posts = posts.annotate(parent_author_id=author_id)
     post = next(iter(posts[:1]), None)
     if post is None:
         return None
