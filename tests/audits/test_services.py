@@ -12,6 +12,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role, User
 from audits.chain import GENESIS_HASH, chain_verify
@@ -568,3 +569,61 @@ def test_the_beat_task_seals_what_awaits_its_seal() -> None:
         "task": "tasks.audit_chain_seal",
         "schedule": 60.0,
     }
+
+
+def _statements(captured: CaptureQueriesContext) -> list[str]:
+    return [
+        query["sql"]
+        for query in captured.captured_queries
+        if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+
+
+@pytest.mark.postgres
+def test_sealing_a_batch_on_postgresql_is_four_statements() -> None:
+    """Lock and head, the records, their chain fields and the head, the check for more."""
+    record(target_id="first")  # the head exists, as on any running site
+    for n in range(3):
+        record(target_id=str(n), seal=False)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert audit_chain_seal(wait=False) == 3
+
+    assert len(_statements(captured)) == 4
+    assert chain_verify().intact
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_busy_seal_on_postgresql_is_one_statement_and_reads_no_record() -> None:
+    from audits.services import SEAL_LOCK_KEY
+
+    record(target_id="first")
+    locked, release = threading.Event(), threading.Event()
+
+    def other_sealer() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=other_sealer)
+    holder.start()
+    try:
+        assert locked.wait(timeout=10)
+        with transaction.atomic():
+            record(target_id="waits", seal=False)
+            with CaptureQueriesContext(connection) as captured:
+                assert audit_chain_seal(wait=False) == 0
+    finally:
+        release.set()
+        holder.join(timeout=30)
+
+    [statement] = _statements(captured)
+    assert "pg_try_advisory_xact_lock" in statement
+    assert "audits_auditrecord" not in statement
+    assert audit_chain_seal() == 1
+    assert chain_verify().intact
