@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import redis.connection
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
@@ -22,12 +23,13 @@ from rest_framework.test import APIClient
 from audits.chain import GENESIS_HASH
 from audits.models import AuditChainHead, AuditRecord
 from content import selectors
-from content.models import Comment
+from content.models import LIVE, Comment, Post, PostStatus
+from content.selectors.visibility import post_visibility
 from content.services import comment_create
 from realtime.models import Notification
 from tasks.services.webhooks import webhook_subscribed_events
 from tests.content.factories import CommentFactory, PostFactory
-from tests.factories import UserFactory
+from tests.factories import AdminFactory, GuestFactory, UserFactory
 from tests.realtime.notifications import client_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,7 +90,7 @@ def test_a_comment_costs_one_lookup_one_transaction_and_the_after_commit_work() 
 
     assert response.status_code == 201
     statements = app_queries(captured)
-    assert statements[0].startswith('SELECT "content_post"."id"')
+    assert "FROM content_post p WHERE p.id = " in statements[0]
     assert [sql.split(" ")[0:3] for sql in statements[1:4]] == [
         ["INSERT", "INTO", '"content_comment"'],
         ["UPDATE", '"content_post"', "SET"],
@@ -141,6 +143,38 @@ def test_post_and_parent_come_from_one_query(django_assert_num_queries: Any) -> 
         assert found is not None
         assert found[1] is None
     assert selectors.post_for_comment_create(actor=lei, post_id="nope") is None
+
+
+@pytest.mark.parametrize("status", list(PostStatus))
+@pytest.mark.parametrize("deleted", [False, True])
+def test_the_lookup_finds_exactly_the_posts_the_visibility_rule_lets_one_read(
+    status: str, deleted: bool
+) -> None:
+    """`post_readable` (the lookup's rule) against `post_visibility` (every list's)."""
+    author = UserFactory()
+    post = PostFactory(author=author, status=status, deleted=deleted)
+    actors = [AnonymousUser(), author, UserFactory(), GuestFactory(), AdminFactory()]
+
+    for actor in actors:
+        readable = Post.objects.filter(LIVE, post_visibility(actor), pk=post.pk).exists()
+        found = selectors.post_for_comment_create(actor=actor, post_id=post.pk)
+        assert (found is not None) == readable, (actor, status, deleted)
+
+
+def test_the_post_found_has_its_other_fields_deferred() -> None:
+    post = PostFactory(body="Lang und breit")
+
+    found = selectors.post_for_comment_create(actor=UserFactory(), post_id=str(post.pk))
+
+    assert found is not None
+    assert (found[0].pk, found[0].status, found[0].author_id, found[0].title) == (
+        post.pk,
+        post.status,
+        post.author_id,
+        post.title,
+    )
+    assert found[0].get_deferred_fields() >= {"body", "comment_count"}
+    assert found[0].body == "Lang und breit"
 
 
 def test_an_unknown_post_is_a_404_before_a_bad_body_is_a_400() -> None:
