@@ -23,6 +23,7 @@ import ipaddress
 import logging
 import math
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -65,6 +66,10 @@ SEAL_SOON_BUDGET_SECONDS = 0.05
 # pg_advisory_xact_lock key of the sealer: "AUDITSEA" read as a big-endian 64-bit integer.
 SEAL_LOCK_KEY = int.from_bytes(b"AUDITSEA", "big") - 2**63
 _SEALED_FIELDS = ["sequence", "prev_hash", "hash"]
+# A thread of this process sealing on commit, and whether a writer asked for a seal since it
+# began (`audit_chain_seal_soon`).
+_sealer = threading.Lock()
+_seal_wanted = threading.Event()
 _LINKED_FIELDS = (
     "id",
     "occurred_at",
@@ -228,12 +233,27 @@ def audit_chain_seal_soon() -> None:
     another here either; whatever a race leaves unsealed is taken by the next write's seal or
     by the beat task (`tasks.audit_chain_seal`). SQLite serialises writers anyway, so there
     the seal simply waits its turn.
+
+    Within one process, a writer that finds another of its threads sealing does not even try
+    the lock (a busy try costs three round trips): it raises a flag, and the thread at work
+    seals again once it lets go while the flag is up (within the same budget), so a record
+    committed before its flag went up is in that later pass.
     """
-    try:
-        audit_chain_seal(wait=connection.vendor != "postgresql", budget=SEAL_SOON_BUDGET_SECONDS)
-    except Exception:
-        # The write itself committed; the beat task seals the record later.
-        logger.exception("Sealing the audit chain failed; the beat task will retry")
+    _seal_wanted.set()
+    deadline = time.monotonic() + SEAL_SOON_BUDGET_SECONDS
+    while _seal_wanted.is_set() and _sealer.acquire(blocking=False):
+        try:
+            _seal_wanted.clear()
+            audit_chain_seal(
+                wait=connection.vendor != "postgresql", budget=SEAL_SOON_BUDGET_SECONDS
+            )
+        except Exception:
+            # The write itself committed; the beat task seals the record later.
+            logger.exception("Sealing the audit chain failed; the beat task will retry")
+        finally:
+            _sealer.release()
+        if time.monotonic() > deadline:
+            return
 
 
 def audit_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:

@@ -627,3 +627,49 @@ def test_a_busy_seal_on_postgresql_is_one_statement_and_reads_no_record() -> Non
     assert "audits_auditrecord" not in statement
     assert audit_chain_seal() == 1
     assert chain_verify().intact
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_leaves_the_seal_to_a_thread_of_its_process_already_sealing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It tries no lock; the thread at work seals again when it is done, and takes it."""
+    from audits import services
+
+    record(target_id="first")
+    working, go_on = threading.Event(), threading.Event()
+    real_seal = services.audit_chain_seal
+    passes: list[int] = []
+
+    def first_pass_waits(**kwargs: object) -> int:
+        if not passes:
+            working.set()
+            go_on.wait(timeout=30)
+        passes.append(real_seal(**kwargs))  # type: ignore[arg-type]
+        return passes[-1]
+
+    monkeypatch.setattr(services, "audit_chain_seal", first_pass_waits)
+
+    def sealer() -> None:
+        try:
+            services.audit_chain_seal_soon()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=sealer)
+    thread.start()
+    try:
+        assert working.wait(timeout=10)
+        with CaptureQueriesContext(connection) as captured:
+            written = record(target_id="second", seal=False)  # its hook runs on the commit
+        assert [q["sql"] for q in captured.captured_queries if "advisory" in q["sql"]] == []
+        assert AuditRecord.objects.get(pk=written.pk).sequence is None
+    finally:
+        go_on.set()
+        thread.join(timeout=30)
+
+    # Its first pass, let go on only now, already sees the record; the raised flag makes it
+    # look once more before it returns.
+    assert passes == [1, 0]
+    assert AuditRecord.objects.get(pk=written.pk).sequence == 2
+    assert chain_verify().intact
