@@ -149,6 +149,11 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
             queryset = queryset.order_by("-search_rank", "-created_at", "-id")
         return queryset
 
+    def count_with_page(self, request: Request) -> bool:
+        """A ranked search counts its matches in the page's own query (config.api.pagination):
+        a separate COUNT would run the whole search again."""
+        return bool(request.query_params.get("search", "").strip()) and selectors.search_is_ranked()
+
     def get_list_count(self, queryset: Any) -> int:
         """The paginator's count: cached for unfiltered lists, counted otherwise."""
         if self.action == "list" and is_unfiltered(self.request):
