@@ -59,6 +59,8 @@ class Target:
     script: str | None = None  # name of a Lua script made by `write_scripts`
     warm_up: bool = False
     connections: int | None = None  # wrk's connections, when not --connections
+    # Run this many times --seconds: a few requests a second need longer for a fair count.
+    duration_factor: int = 1
     during_logins: bool = False  # measured while the login target runs beside it
 
 
@@ -87,6 +89,7 @@ TARGETS = (
         "/api/v1/auth/token",
         script="login",
         connections=LOGIN_CONNECTIONS,
+        duration_factor=3,
     ),
     Target(
         "bearer    GET /users/me -c2",
@@ -331,7 +334,7 @@ def write_scripts(
 
 
 def lua_list(values: list[str]) -> str:
-    return "{" + ", ".join(json.dumps(value) for value in values) + "}"
+    return "{" + ", ".join(json.dumps(value, ensure_ascii=False) for value in values) + "}"
 
 
 def wait_until_up(base_url: str, process: subprocess.Popen[bytes]) -> None:
@@ -407,16 +410,15 @@ def cpu_seconds(pids: list[int]) -> float:
 
 def web_pids(server_pid: int) -> list[int]:
     """The server's HTTP processes: uvicorn (or daphne) and its workers, without Celery."""
-    web = []
     for pid in tree_pids(server_pid):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                argv = cmdline.read()
+                argv = cmdline.read().split(b"\0")
         except OSError:
             continue
         if b"uvicorn" in argv or b"daphne" in argv:
-            web.append(pid)
-    return web
+            return tree_pids(pid)
+    return []
 
 
 @dataclass
@@ -632,7 +634,8 @@ def main() -> None:
                 if target.warm_up:
                     run_wrk(wrk, url, connections, 2, headers, script)
                 meter.start()
-                result = run_wrk(wrk, url, connections, args.seconds, headers, script)
+                seconds = args.seconds * target.duration_factor
+                result = run_wrk(wrk, url, connections, seconds, headers, script)
                 result.update(meter.per_request(int(result["requests"])))
                 rows.append((target.label, result))
                 if target.during_logins:
