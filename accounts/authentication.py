@@ -9,8 +9,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -88,13 +86,6 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'ApiKey header="X-API-Key"'
-
-
-@receiver(setting_changed)
-def _verified_tokens_forget(*, setting: str, **kwargs: object) -> None:
-    """A new signing key or audience (tests) makes every earlier verdict void."""
-    if setting == "SIMPLE_JWT":
-        _verified_tokens.clear()
 
 
 def session_id_of(request: Request) -> str | None:
