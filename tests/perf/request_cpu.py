@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import itertools
+import json
 import os
 import pstats
 import random
@@ -23,6 +25,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.perf.run import server_env
+
+LOGIN_SHARE = 50
 
 
 def _environ(
@@ -70,7 +74,7 @@ def main() -> None:
 
     from accounts.models import User
     from accounts.services import login_session_start
-    from content.management.commands.seed_bench import bench_username
+    from content.management.commands.seed_bench import BENCH_PASSWORD, bench_username
     from content.models import Post
 
     application = get_wsgi_application()
@@ -83,11 +87,24 @@ def main() -> None:
         .values_list("id", flat=True)[:2000]
     ]
     bearer = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    logins = itertools.cycle(
+        json.dumps(
+            {"grant_type": "password", "username": bench_username(i), "password": BENCH_PASSWORD}
+        ).encode()
+        for i in range(100)
+    )
     targets: dict[str, Callable[[], dict[str, Any]]] = {
         "health": lambda: _environ("/health"),
         "bearer users/me": lambda: _environ("/api/v1/users/me", headers=bearer),
         "bearer list": lambda: _environ("/api/v1/posts?limit=20", headers=bearer),
         "bearer detail": lambda: _environ(f"/api/v1/posts/{random.choice(ids)}", headers=bearer),  # noqa: S311
+        # bcrypt at cost 12: --requests is divided by LOGIN_SHARE for it.
+        "login": lambda: _environ(
+            "/api/v1/auth/token",
+            method="POST",
+            headers={"Content-Type": "application/json"},
+            body=next(logins),
+        ),
     }
 
     def respond(environ: dict[str, Any]) -> int:
@@ -100,19 +117,20 @@ def main() -> None:
     for name, make in targets.items():
         if args.only and not any(word in name for word in args.only):
             continue
-        for _ in range(50):
+        requests = args.requests // LOGIN_SHARE if name == "login" else args.requests
+        for _ in range(min(50, requests)):
             status = respond(make())
         if status >= 400:
             sys.exit(f"{name}: HTTP {status}")
-        environs = [make() for _ in range(args.requests)]
+        environs = [make() for _ in range(requests)]
         started = time.process_time()
         for environ in environs:
             respond(environ)
-        cpu_ms = (time.process_time() - started) * 1000 / args.requests
-        print(f"{name:<20}{cpu_ms:>8.3f} ms CPU/request ({args.requests} requests)", flush=True)
+        cpu_ms = (time.process_time() - started) * 1000 / requests
+        print(f"{name:<20}{cpu_ms:>8.3f} ms CPU/request ({requests} requests)", flush=True)
         if args.profile:
             profiler = cProfile.Profile(time.process_time)
-            environs = [make() for _ in range(args.requests)]
+            environs = [make() for _ in range(requests)]
             profiler.enable()
             for environ in environs:
                 respond(environ)

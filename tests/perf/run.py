@@ -92,7 +92,7 @@ TARGETS = (
         duration_factor=3,
     ),
     Target(
-        "bearer    GET /users/me -c2",
+        "bearer    GET /users/me, 2 clients",
         "/api/v1/users/me",
         authenticated=True,
         during_logins=True,
@@ -642,7 +642,7 @@ def main() -> None:
                     during = run_wrk_during_logins(
                         wrk, base_url, scripts["login"], url, args.seconds, headers
                     )
-                    rows.append((target.label.replace("-c2", "-c2 while logging in"), during))
+                    rows.append((target.label + ", while logging in", during))
         if not args.only or any(word in "websocket ping" for word in args.only):
             tickets = ws_tickets(base_url, tokens, args.connections)
             meter.start()
