@@ -77,6 +77,7 @@ TARGETS = (
         "hot post  GET /posts/{id} (warm cache)", "/api/v1/posts", script="detail", warm_up=True
     ),
     Target("cold post GET /posts/{id} (uncached)", "/api/v1/posts", script="detail_cold"),
+    Target("bearer    GET /posts/{id}", "/api/v1/posts", script="detail_bearer", warm_up=True),
     Target(
         "search    GET /posts?search&tag",
         f"/api/v1/posts?search={SEARCH_WORD}&status=published&tag={SEARCH_TAG}&limit=20",
@@ -172,6 +173,12 @@ end
     "detail": """
 request = function()
   return wrk.format("GET", "/api/v1/posts/" .. pick(ids))
+end
+""",
+    "detail_bearer": """
+request = function()
+  local headers = {["Authorization"] = "Bearer " .. pick(tokens)}
+  return wrk.format("GET", "/api/v1/posts/" .. pick(ids), headers)
 end
 """,
     "detail_cold": """
