@@ -25,6 +25,7 @@ from accounts.services import (
     user_audit_snapshot,
     user_update_by_admin,
 )
+from config.core.admin import ViewOnlyAdmin
 from config.core.errors import DomainError
 
 
@@ -100,16 +101,8 @@ class UserAdmin(DjangoUserAdmin):
         self.message_user(request, f"Ended the logins of {queryset.count()} user(s).")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(LoginSession)
-class LoginSessionAdmin(ReadOnlyAdmin):
+class LoginSessionAdmin(ViewOnlyAdmin):
     list_display = ("id", "user", "created_at", "refreshed_at", "revoked_at", "revoke_reason", "ip")
     list_filter = ("revoke_reason", "cookie_mode")
     search_fields = ("user__username", "user__email", "ip")
@@ -124,7 +117,7 @@ class LoginSessionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(ReadOnlyAdmin):
+class ApiKeyAdmin(ViewOnlyAdmin):
     list_display = ("name", "prefix", "user", "created_at", "last_used_at", "revoked_at")
     list_filter = ("revoked_at",)
     search_fields = ("name", "prefix", "user__username")
@@ -139,7 +132,7 @@ class ApiKeyAdmin(ReadOnlyAdmin):
 
 
 @admin.register(LoginFailureCounter)
-class LoginFailureCounterAdmin(ReadOnlyAdmin):
+class LoginFailureCounterAdmin(ViewOnlyAdmin):
     """The lockouts page: who is counting failures, who is refused and until when.
 
     An account at its limit is locked (429 `account_locked`); an address at its limit is

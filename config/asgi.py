@@ -3,7 +3,8 @@
 HTTP runs through Django's WSGI handler on a pool of `HTTP_THREADS` threads per process
 (config/threaded_http.py says why: measured, it answers several times as many requests as
 Django's ASGI handler for our synchronous views), so one server serves both on one port.
-Cached public reads are answered before Django (config/public_cache.py).
+Cached shared reads (anonymous, or with a bearer token whose login is cached) are answered
+before Django (config/http/public_cache.py).
 """
 
 from config.env import configure_settings_module, env
@@ -16,6 +17,7 @@ django_wsgi_application = get_wsgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
+from accounts.fast_path import CachedBearerLogins  # noqa: E402
 from config.http.body_limit import BodySizeLimitMiddleware  # noqa: E402
 from config.http.public_cache import PublicResponseCache  # noqa: E402
 from config.http.threaded_wsgi import ThreadedWSGIHandler  # noqa: E402
@@ -29,7 +31,8 @@ application = ProtocolTypeRouter(
         "http": PublicResponseCache(
             BodySizeLimitMiddleware(
                 ThreadedWSGIHandler(django_wsgi_application, threads=HTTP_THREADS)
-            )
+            ),
+            logins=CachedBearerLogins(),
         ),
         "websocket": websocket_application,
     }

@@ -16,6 +16,7 @@ from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
+from config.core.admin import ViewOnlyAdmin
 from config.core.errors import DomainError
 from content.models import TAG_MAX_LENGTH, TAGS_PER_POST_MAX, Comment, Post, Upload
 from content.services import (
@@ -311,7 +312,7 @@ class CommentAdmin(ServiceWriteAdmin):
 
 
 @admin.register(Upload)
-class UploadAdmin(admin.ModelAdmin):
+class UploadAdmin(ViewOnlyAdmin):
     """Uploads are made through the API; here they are found (by owner or name), inspected and
     deleted. Deleting goes through the service, so the file and its thumbnails go too and the
     deletion is audited."""
@@ -333,12 +334,6 @@ class UploadAdmin(admin.ModelAdmin):
         "created_at",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="stored as")
     def stored_as(self, obj: Upload) -> str:

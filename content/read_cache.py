@@ -34,6 +34,9 @@ FEED_PAGE_KEY = "content:feed:first-page:{host}:v{version}"
 FEED_PAGE_IDS_KEY = "content:feed:first-page-ids:{host}:v{version}"
 # Holds (feed version, count), so one round trip reads the version and the count together.
 FEED_COUNT_KEY = "content:feed:count:{scope}"
+# The scope of FEED_COUNT_KEY holding a member's live drafts: the part of their list that is
+# theirs alone (config.http.public_cache serves them the public feed page when it is 0).
+DRAFTS_SCOPE = "drafts:{user_id}"
 
 
 def _post_version_key(post_id: UUID | str) -> str:
@@ -87,6 +90,16 @@ def feed_count_cached(scope: str, compute: Callable[[], int]) -> int:
     count = compute()
     cache_set(key, (version, count), TTL_SECONDS)
     return count
+
+
+def drafts_count_key(user_id: UUID | str) -> str:
+    """The cache key of a member's live-drafts count, (feed version, count)."""
+    return FEED_COUNT_KEY.format(scope=DRAFTS_SCOPE.format(user_id=user_id))
+
+
+def drafts_count_cached(user_id: UUID | str, compute: Callable[[], int]) -> int:
+    """A member's live drafts, counted again after any post write (each moves the feed on)."""
+    return feed_count_cached(DRAFTS_SCOPE.format(user_id=user_id), compute)
 
 
 def post_invalidate(post_id: UUID) -> None:

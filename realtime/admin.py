@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from config.core.admin import ViewOnlyAdmin
 from realtime.models import UNREAD, Notification
 
 
@@ -30,7 +31,8 @@ class ReadFilter(admin.SimpleListFilter):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ViewOnlyAdmin):
+    deletable = False
     list_display = ("id", "recipient", "kind", "is_read", "created_at")
     list_filter = ("kind", ReadFilter)
     list_select_related = ("recipient",)
@@ -44,12 +46,3 @@ class NotificationAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="read", ordering="read_at")
     def is_read(self, notification: Notification) -> bool:
         return notification.read
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

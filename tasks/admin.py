@@ -16,6 +16,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from config.core.admin import ViewOnlyAdmin
 from config.core.errors import DomainError
 from tasks.kinds import kinds
 from tasks.models import Job, WebhookDelivery, WebhookEndpoint
@@ -39,7 +40,8 @@ class KindFilter(admin.SimpleListFilter):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(ViewOnlyAdmin):
+    deletable = False
     list_display = (
         "id",
         "kind",
@@ -97,15 +99,6 @@ class JobAdmin(admin.ModelAdmin):
             return super().get_search_results(request, queryset, search_term)
         return queryset.filter(pk=job_id), False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     @admin.action(description="Requeue the selected dead, failed or cancelled jobs")
     def requeue(self, request: HttpRequest, queryset: QuerySet[Job]) -> None:
         done, refused = self._each(request, queryset, job_requeue)
@@ -149,7 +142,7 @@ class JobAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(ViewOnlyAdmin):
     """Read-only: endpoints belong to their owners (the API); secrets are never shown."""
 
     list_display = ("id", "url", "owner", "enabled", "failing_since", "created_at")
@@ -171,16 +164,12 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ViewOnlyAdmin):
     """The delivery log; a dead delivery is requeued through its job (the Jobs page)."""
+
+    deletable = False
 
     list_display = (
         "id",
@@ -195,12 +184,3 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_select_related = ("endpoint",)
     show_full_result_count = False
     readonly_fields = tuple(field.name for field in WebhookDelivery._meta.fields)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

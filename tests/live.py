@@ -97,6 +97,8 @@ class LiveServer:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
         self._output: Any = None
+        # What the last run printed, kept when `stop()` ends it.
+        self.stopped_output = ""
 
     def start(self) -> None:
         """Start the server and wait until it answers; raises with its output if it does not."""
@@ -147,6 +149,7 @@ class LiveServer:
                 process.kill()
                 process.wait()
         if self._output is not None:
+            self.stopped_output = self.output()
             self._output.close()
             self._output = None
 

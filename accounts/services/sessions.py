@@ -24,6 +24,7 @@ from accounts.services.lockout import (
     login_keys,
     login_target_id,
 )
+from accounts.session_cache import auth_changed, login_remember_after_commit
 from accounts.tokens import TokenPair, refresh_token_read, token_pair_make
 from audits.services import audit_record_write
 from config.core.context import current_request_origin
@@ -87,6 +88,7 @@ def login_session_start(*, user: User, cookie_mode: bool = False) -> TokenPair:
         user_agent=origin.user_agent,
         cookie_mode=cookie_mode,
     )
+    login_remember_after_commit(user_id=user.pk, session_id=session.pk)
     return token_pair_make(user=user, session_id=session.pk, jti=jti)
 
 
@@ -114,6 +116,7 @@ def login_session_refresh(*, refresh_token: str) -> tuple[User, TokenPair]:
     if user is None:
         login_sessions_revoke(user_id=claims.user_id, reason="deactivated")
         raise TokenInvalid()
+    login_remember_after_commit(user_id=user.pk, session_id=claims.session_id)
     return user, token_pair_make(user=user, session_id=claims.session_id, jti=new_jti)
 
 
@@ -127,6 +130,7 @@ def login_session_logout(*, refresh_token: str) -> None:
     ).update(revoked_at=timezone.now(), revoke_reason="logout")
     if ended != 1:
         _refresh_refused(claims.session_id, claims.jti)
+    auth_changed(claims.user_id)
     auth_event_log("auth.logout", user=claims.user_id, session=str(claims.session_id))
     transaction.on_commit(
         lambda: connections_close(user_id=claims.user_id, session_id=str(claims.session_id))
@@ -138,6 +142,7 @@ def login_session_revoke(*, session: LoginSession, reason: str = "revoked") -> N
     LoginSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoke_reason=reason
     )
+    auth_changed(session.user_id)
     auth_event_log("auth.logout", user=str(session.user_id), session=str(session.pk))
     transaction.on_commit(
         lambda: connections_close(user_id=str(session.user_id), session_id=str(session.pk))
@@ -153,6 +158,7 @@ def login_sessions_revoke(*, user_id: uuid.UUID | str, reason: str) -> int:
     revoked = LoginSession.objects.filter(user_id=user_id, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoke_reason=reason
     )
+    auth_changed(user_id)
     auth_event_log("auth.sessions_revoked", user=str(user_id), reason=reason, count=revoked)
     transaction.on_commit(lambda: connections_close(user_id=str(user_id), session_id=None))
     return revoked
@@ -187,6 +193,7 @@ def _refresh_refused(session_id: uuid.UUID, jti: uuid.UUID) -> None:
                 actor=session.user,
                 changes={"revoked": [False, True]} if was_live else {},
             )
+            auth_changed(session.user_id)
         auth_event_log("auth.token_reuse", user=str(session.user_id), session=str(session_id))
         transaction.on_commit(
             lambda: connections_close(user_id=str(session.user_id), session_id=str(session_id))

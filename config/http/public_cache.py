@@ -1,20 +1,33 @@
-"""Whole-response cache for anonymous reads of hot public resources, served before Django.
+"""Whole-response cache for reads that are the same for many callers, served before Django.
 
 A cache hit inside Django still costs the middleware stack, DRF's dispatch and JSON rendering
 (measured: about 1.5 ms of CPU, so about 1,000 req/s on two cores). Here a view marks a
-response as public with `remember_public_response(response, validators)`; the Django
+response as shared with `remember_public_response(response, validators, callers)`; the Django
 middleware below stores its bytes and headers in Redis; and the ASGI layer in front of Django
-answers the next identical anonymous GET from Redis, in one event-loop task.
+answers the next identical GET from Redis, in one event-loop task.
+
+Who may be answered from an entry:
+- Only requests whose answer cannot depend on anything but the URL and the caller's identity
+  take the fast path: GET, no cookies, no API key, no `Origin` (CORS answers vary by it), JSON
+  or no `Accept`, and either no `Authorization` or a bearer token. Both sides decide with the
+  same `request_shape`; the key holds the host, the path and the raw query string, and a view
+  marks only the URLs it answers alike (config.http.public_cache never guesses).
+- An entry names its `callers`: everyone (a public post reads the same for all), or everyone
+  but the roles it excludes and the members for whom a per-user count it names is not zero
+  (the post list: admins see drafts of others, a member sees their own drafts).
+- A bearer token is checked as Django checks it (signature, algorithm, `exp`, `aud`, type;
+  `BearerLogins.claims`), and its login as Django's authentication would find it, from the
+  entry that `BearerLogins` reads (accounts.session_cache: a login ended, a user deactivated
+  or with another role moves a version counter on and the entry is worthless at once).
 
 What keeps it correct:
-- Only requests that Django would answer identically for everyone take the fast path: GET,
-  no query string, no credentials or cookies, no `Origin` (CORS answers vary by it), JSON or
-  no `Accept`. Both sides decide with the same `is_public_request`.
 - Every entry lists the version counters its data was computed under (see
-  config.core.cache_aside.cache_version_bump); a write moves a counter on after commit, and an entry
-  whose counters moved is ignored, so the request goes on to Django.
-- The anonymous rate limit is counted on the same Redis key as config.http.rate_limits, in the same
-  round trip as the lookup; a client over its limit goes on to Django, which answers the 429.
+  config.core.cache_aside.cache_version_bump); a write moves a counter on after commit, and an
+  entry whose counters moved is ignored, so the request goes on to Django.
+- The rate limit is counted on the same Redis key as config.http.rate_limits (per address
+  when anonymous, per user at their role's rate with a token), in the same round trip as the
+  validators; a client over its limit, or a request that goes on to Django after being
+  counted, gives its hit back first, so Django counts it once and answers the 429 itself.
 - The request id, the RateLimit-* headers and the access log line are made per request, as
   RequestContextMiddleware and RateLimitHeadersMiddleware make them.
 - Without Redis (the embedded mode) nothing is stored and every request goes to Django; any
@@ -26,8 +39,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import pickle
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.cache import caches
@@ -36,13 +50,15 @@ from django.http import HttpRequest, HttpResponseBase
 
 from config.core.context import accept_request_id, request_id_var
 from config.http.client_address import scope_origin
-from config.http.rate_limits import anonymous_identity, configured_rate, current_window
+from config.http.logs import redact_query
+from config.http.rate_limits import Rate, anonymous_identity, configured_rate, current_window
 
 logger = logging.getLogger("agora.cache")
 access_logger = logging.getLogger("agora.access")
 
 ENTRY_TTL_SECONDS = 15 * 60
 ATTRIBUTE = "public_cache_validators"
+CALLERS_ATTRIBUTE = "public_cache_callers"
 # Made per request, never stored with an entry.
 PER_REQUEST_HEADERS = frozenset(
     {
@@ -56,37 +72,109 @@ PER_REQUEST_HEADERS = frozenset(
         "set-cookie",
     }
 )
-DISQUALIFYING_HEADERS = frozenset({"authorization", "x-api-key", "cookie", "origin"})
+DISQUALIFYING_HEADERS = frozenset({"x-api-key", "cookie", "origin"})
 ACCEPTABLE = ("", "*/*", "application/json", "application/*")
+ANONYMOUS = "anonymous"
+BEARER = "bearer"
+BEARER_PREFIX = "Bearer"
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-def is_public_request(method: str, query_string: str | bytes, headers: Mapping[str, str]) -> bool:
-    """Whether everyone sending this request gets the same answer (headers: lower-case names)."""
-    if method != "GET" or query_string:
-        return False
+@dataclass(frozen=True)
+class Callers:
+    """Who an entry may answer besides anonymous clients: every signed-in caller but those of
+    `excluded_roles`, and but those for whom a count in `zero_counts` is not zero. Each of
+    those is (key template with `{user_id}`, version key): a cached `(version, count)` pair
+    that is current only while it holds the version counter's value."""
+
+    excluded_roles: tuple[str, ...] = ()
+    zero_counts: tuple[tuple[str, str], ...] = ()
+
+
+EVERYONE = Callers()
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A signed-in caller as authentication would find them: for the limiter and `Callers`."""
+
+    user_id: str
+    role: str
+
+
+class BearerLogins(Protocol):
+    """Bearer tokens for the fast path (implemented by accounts.session_cache, which the ASGI
+    application passes in: this layer imports no app)."""
+
+    def claims(self, token: str) -> tuple[str, str] | None:
+        """(user id, login session id) of a genuine, unexpired access token, else None."""
+
+    def keys(self, user_id: str, session_id: str) -> list[str]:
+        """Cache keys whose values `caller` needs."""
+
+    def caller(self, user_id: str, values: Sequence[Any]) -> Caller | None:
+        """The caller, if the values of `keys` show a live login of `user_id`."""
+
+
+def request_shape(method: str, headers: Mapping[str, str]) -> str | None:
+    """ANONYMOUS or BEARER when a shared entry may answer this request, else None (headers:
+    lower-case names)."""
+    if method != "GET":
+        return None
     if any(headers.get(name) for name in DISQUALIFYING_HEADERS):
-        return False
+        return None
     accept = headers.get("accept", "").split(";")[0].strip()
-    return accept in ACCEPTABLE
+    if accept not in ACCEPTABLE:
+        return None
+    authorization = headers.get("authorization")
+    if not authorization:
+        return ANONYMOUS
+    return BEARER if bearer_token(authorization) is not None else None
 
 
-def remember_public_response(response: HttpResponseBase, validators: Mapping[str, int]) -> None:
-    """Mark `response` as the same for every anonymous caller while `validators` (version
-    counter key → the value the data was computed under) stay where they are."""
+def bearer_token(authorization: str) -> str | None:
+    """The token of `Bearer <token>`, split as simplejwt splits it."""
+    parts = authorization.split()
+    if len(parts) == 2 and parts[0] == BEARER_PREFIX:
+        return parts[1]
+    return None
+
+
+def is_public_request(method: str, query_string: str | bytes, headers: Mapping[str, str]) -> bool:
+    """Whether an anonymous client without query parameters is asking (the plain public read)."""
+    return not query_string and request_shape(method, headers) == ANONYMOUS
+
+
+def remember_public_response(
+    response: HttpResponseBase, validators: Mapping[str, int], callers: Callers = EVERYONE
+) -> None:
+    """Mark `response` as the answer to this URL for anonymous clients and for `callers`, while
+    `validators` (version counter key → the value the data was computed under) stay put."""
     setattr(response, ATTRIBUTE, dict(validators))
+    setattr(response, CALLERS_ATTRIBUTE, callers)
 
 
-def entry_key(host: str, path: str) -> str:
-    return f"public-response:{host}:{path}"
+def entry_key(host: str, path: str, query_string: str = "") -> str:
+    suffix = f"?{query_string}" if query_string else ""
+    return f"public-response:{host}:{path}{suffix}"
 
 
 def _redis_backend() -> RedisCache | None:
     backend = caches["default"]
     return backend if isinstance(backend, RedisCache) else None
+
+
+def _loads(raw: bytes | None) -> Any:
+    """A value as Django's Redis cache stores it: integers as such, the rest pickled."""
+    if raw is None:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        return pickle.loads(raw)  # noqa: S301 - our own cache, written by Django's backend
 
 
 class PublicResponseStoreMiddleware:
@@ -106,13 +194,13 @@ class PublicResponseStoreMiddleware:
             return response
         backend = _redis_backend()
         headers = {name.lower(): value for name, value in request.headers.items()}
-        query = request.META.get("QUERY_STRING", "")
-        if backend is None or not is_public_request(request.method or "", query, headers):
+        if backend is None or request_shape(request.method or "", headers) is None:
             return response
         if hasattr(response, "render") and not getattr(response, "is_rendered", True):
             response.render()
         entry = {
             "validators": validators,
+            "callers": getattr(response, CALLERS_ATTRIBUTE, EVERYONE),
             "status": response.status_code,
             "headers": [
                 (name, value)
@@ -121,18 +209,24 @@ class PublicResponseStoreMiddleware:
             ],
             "body": response.content,
         }
+        key = entry_key(request.get_host(), request.path, request.META.get("QUERY_STRING", ""))
         try:
-            backend.set(entry_key(request.get_host(), request.path), entry, ENTRY_TTL_SECONDS)
+            backend.set(key, entry, ENTRY_TTL_SECONDS)
         except Exception as exc:  # noqa: BLE001 - a cache outage must not fail the request
             logger.warning("public response not stored: %r", exc)
         return response
 
 
 class PublicResponseCache:
-    """ASGI middleware: answers cached public GETs from Redis, everything else goes to `app`."""
+    """ASGI middleware: answers shared GETs from Redis, everything else goes to `app`."""
 
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        app: Callable[[Scope, Receive, Send], Awaitable[None]],
+        logins: BearerLogins | None = None,
+    ) -> None:
         self.app = app
+        self.logins = logins
         self._client: Any = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
 
@@ -142,54 +236,94 @@ class PublicResponseCache:
                 name.decode("latin-1").lower(): value.decode("latin-1")
                 for name, value in scope.get("headers", ())
             }
-            if is_public_request(scope["method"], scope.get("query_string", b""), headers):
+            shape = request_shape(scope["method"], headers)
+            if shape is not None:
                 try:
-                    if await self._serve(scope, headers, send):
+                    if await self._serve(scope, headers, shape, send):
                         return
                 except Exception as exc:  # noqa: BLE001 - Redis trouble: let Django answer
                     logger.debug("public response cache skipped: %r", exc)
         await self.app(scope, receive, send)
 
-    async def _serve(self, scope: Scope, headers: dict[str, str], send: Send) -> bool:
+    async def _serve(self, scope: Scope, headers: dict[str, str], shape: str, send: Send) -> bool:
         backend = _redis_backend()
-        rate = configured_rate("anon")
         host = headers.get("host", "")
         if backend is None or not host:
             return False
+        claims = None
+        if shape == BEARER:
+            token = bearer_token(headers["authorization"])
+            if self.logins is None or token is None:
+                return False
+            claims = self.logins.claims(token)
+            if claims is None:
+                return False
+        query = scope.get("query_string", b"").decode("latin-1")
+        keys = [entry_key(host, scope["path"], query)]
+        if claims is not None:
+            keys += self.logins.keys(*claims)  # type: ignore[union-attr]
         client = self._redis()
+        # Round trip 1: the entry, and the caller's login.
+        values = [_loads(raw) for raw in await client.mget([backend.make_key(k) for k in keys])]
+        entry = values[0]
+        if not isinstance(entry, dict):
+            return False
+        caller = None
+        if claims is not None:
+            caller = self.logins.caller(claims[0], values[1:])  # type: ignore[union-attr]
+            if caller is None:
+                return False
+            callers: Callers = entry.get("callers", EVERYONE)
+            if caller.role in callers.excluded_roles:
+                return False
+        # Round trip 2: the hit on the caller's rate limit, the entry's validators, and for a
+        # signed-in caller the per-user counts the entry asks to be zero.
+        rate, rate_key = self._rate_limit(scope, caller)
+        checks = list(entry["validators"].items())
+        if caller is not None:
+            for template, version_key in entry.get("callers", EVERYONE).zero_counts:
+                checks.append((template.format(user_id=caller.user_id), version_key))
+        names = [name for name, _ in checks]
+        names += [version for _, version in checks[len(entry["validators"]) :]]
         pipeline = client.pipeline(transaction=False)
+        if rate is not None:
+            window = current_window(rate_key[0], rate_key[1], rate)
+            limit_key = backend.make_key(window.key)
+            pipeline.set(limit_key, 0, ex=window.timeout, nx=True)
+            pipeline.incr(limit_key)
+        pipeline.mget([backend.make_key(name) for name in names])
+        results = await pipeline.execute()
+        current = [_loads(raw) for raw in results[-1]]
+        held = len(entry["validators"])
+        fresh = _validators_hold(entry["validators"], current[:held]) and _counts_zero(
+            current[held:]
+        )
         standing = None
         if rate is not None:
-            identity = anonymous_identity(scope_origin(scope).ip or "")
-            window = current_window("anon", identity, rate)
-            key = backend.make_key(window.key)
-            pipeline.set(key, 0, ex=window.timeout, nx=True)
-            pipeline.incr(key)
-        pipeline.get(backend.make_key(entry_key(host, scope["path"])))
-        results = await pipeline.execute()
-        raw = results[-1]
-        if rate is not None:
-            count = results[1]
-            if count > rate.limit:
+            count = int(results[1])
+            if count > rate.limit or not fresh:
+                await client.decr(limit_key)
                 return False
             standing = (rate.limit, max(0, rate.limit - count), window.reset)
-        if raw is None:
+        if not fresh:
             return False
-        entry = pickle.loads(raw)  # noqa: S301 - our own cache, written by Django's backend
-        names = list(entry["validators"])
-        if names:
-            current = await client.mget([backend.make_key(name) for name in names])
-            for name, value in zip(names, current, strict=True):
-                if (int(value) if value is not None else 1) != entry["validators"][name]:
-                    return False
         request_id = accept_request_id(headers.get("x-request-id"))
         await self._send(entry, request_id, standing, send)
         token = request_id_var.set(request_id)
         try:
-            _log_access(scope, headers, entry["status"])
+            _log_access(scope, entry["status"], caller)
         finally:
             request_id_var.reset(token)
         return True
+
+    def _rate_limit(
+        self, scope: Scope, caller: Caller | None
+    ) -> tuple[Rate | None, tuple[str, str]]:
+        """The rate and (scope, identity) RoleRateThrottle counts this caller under."""
+        if caller is None:
+            identity = anonymous_identity(scope_origin(scope).ip or "")
+            return configured_rate("anon"), ("anon", identity)
+        return configured_rate(caller.role), (caller.role, f"user:{caller.user_id}")
 
     async def _send(
         self,
@@ -233,8 +367,27 @@ class PublicResponseCache:
         return self._client
 
 
-def _log_access(scope: Scope, headers: dict[str, str], status: int) -> None:
+def _validators_hold(validators: Mapping[str, int], current: Sequence[Any]) -> bool:
+    """Whether every counter is where the entry's data was computed (an unset counter is 1)."""
+    return all(
+        (value if isinstance(value, int) else 1) == expected
+        for expected, value in zip(validators.values(), current, strict=True)
+    )
+
+
+def _counts_zero(values: Sequence[Any]) -> bool:
+    """`values`: the (version, count) pairs of `Callers.zero_counts`, then their counters."""
+    half = len(values) // 2
+    for pair, version in zip(values[:half], values[half:], strict=True):
+        version = version if isinstance(version, int) else 1
+        if not (isinstance(pair, tuple) and len(pair) == 2 and pair == (version, 0)):
+            return False
+    return True
+
+
+def _log_access(scope: Scope, status: int, caller: Caller | None) -> None:
     if access_logger.isEnabledFor(logging.INFO):
+        query = redact_query(scope.get("query_string", b"").decode("latin-1"))
         access_logger.info(
             "%s %s %s",
             scope["method"],
@@ -243,8 +396,10 @@ def _log_access(scope: Scope, headers: dict[str, str], status: int) -> None:
             extra={
                 "method": scope["method"],
                 "path": scope["path"],
+                **({"query": query} if query else {}),
                 "status": status,
                 "cache": "hit",
+                "user": caller.user_id if caller is not None else None,
                 "ip": scope_origin(scope).ip,
             },
         )

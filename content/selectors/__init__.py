@@ -2,6 +2,7 @@
 
 from content.selectors.comments import comment_get, comment_list
 from content.selectors.posts import (
+    own_drafts_count,
     post_count_unfiltered,
     post_for_comments,
     post_get,
@@ -25,6 +26,7 @@ __all__ = [
     "attachments_attach",
     "comment_get",
     "comment_list",
+    "own_drafts_count",
     "parse_uuid",
     "post_count_unfiltered",
     "post_for_comments",

@@ -12,7 +12,7 @@ from django.db.models import F, Q, QuerySet
 
 from accounts.models import is_admin
 from content.models import LIVE, PUBLIC_STATUSES, Post, PostStatus
-from content.read_cache import feed_count_cached, post_detail_cached
+from content.read_cache import drafts_count_cached, feed_count_cached, post_detail_cached
 from content.representations import post_representation
 from content.selectors.uploads import attachments_attach
 from content.selectors.visibility import parse_uuid, post_visibility
@@ -145,4 +145,11 @@ def post_count_unfiltered(*, actor: Any) -> int:
     )
     if actor is None or not actor.is_authenticated:
         return public
-    return public + Post.objects.filter(LIVE, author_id=actor.pk, status=PostStatus.DRAFT).count()
+    return public + own_drafts_count(actor=actor)
+
+
+def own_drafts_count(*, actor: Any) -> int:
+    """The member's live drafts: what their list has beyond the public one (cached until the
+    next post write)."""
+    drafts = Post.objects.filter(LIVE, author_id=actor.pk, status=PostStatus.DRAFT)
+    return drafts_count_cached(actor.pk, drafts.count)

@@ -19,12 +19,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import is_admin
+from accounts.models import Role, is_admin
 from accounts.permissions import IsMember
 from config.api.idempotency.mixin import IdempotentMixin
 from config.api.openapi import error_responses
 from config.api.ordering import StrictOrderingFilter
-from config.http.public_cache import remember_public_response
+from config.api.pagination import OffsetPagination
+from config.http.public_cache import EVERYONE, Callers, remember_public_response
 from content import read_cache, selectors, services
 from content.exports import export_response
 from content.filters import (
@@ -56,7 +57,7 @@ from content.serializers import (
     StatsQuerySerializer,
 )
 from content.services.bulk import bulk_size_check
-from content.views.common import found, is_unfiltered
+from content.views.common import found, is_default_first_page, is_unfiltered
 
 TAG = "posts"
 # `posts/{id}/comments` filters with CommentFilterSet itself, so drf-spectacular sees none.
@@ -135,8 +136,11 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
     ordering = POST_ORDERING
     lookup_value_regex = "[^/]+"
 
+    # Set while computing the shared first page of the feed: as an anonymous caller sees it.
+    shared_page = False
+
     def get_queryset(self) -> Any:
-        return selectors.post_list(actor=self.request.user)
+        return selectors.post_list(actor=None if self.shared_page else self.request.user)
 
     def filter_queryset(self, queryset: Any) -> Any:
         queryset = super().filter_queryset(queryset)
@@ -145,21 +149,35 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
             queryset = queryset.order_by("-search_rank", "-created_at", "-id")
         return queryset
 
+    def count_with_page(self, request: Request) -> bool:
+        """A ranked search counts its matches in the page's own query (config.api.pagination):
+        a separate COUNT would run the whole search again."""
+        return bool(request.query_params.get("search", "").strip()) and selectors.search_is_ranked()
+
     def get_list_count(self, queryset: Any) -> int:
         """The paginator's count: cached for unfiltered lists, counted otherwise."""
         if self.action == "list" and is_unfiltered(self.request):
-            return selectors.post_count_unfiltered(actor=self.request.user)
+            actor = None if self.shared_page else self.request.user
+            return selectors.post_count_unfiltered(actor=actor)
         return queryset.count()
 
     def list(self, request: Request) -> Response:
-        if not request.user.is_authenticated and not request.query_params:
+        if is_default_first_page(request, OffsetPagination.default_limit) and (
+            _sees_only_public_posts(request.user)
+        ):
             data, hit, validators = read_cache.feed_first_page_cached(
-                request.get_host(), self._list_page_data
+                request.get_host(), self._shared_page_data
             )
-            return _public(
-                Response(data, headers={"X-Cache": "hit" if hit else "miss"}), validators
-            )
+            response = Response(data, headers={"X-Cache": "hit" if hit else "miss"})
+            return _public(response, validators, FEED_CALLERS)
         return Response(self._list_page_data())
+
+    def _shared_page_data(self) -> dict[str, Any]:
+        self.shared_page = True
+        try:
+            return self._list_page_data()
+        finally:
+            self.shared_page = False
 
     def _list_page_data(self) -> dict[str, Any]:
         queryset = self.filter_queryset(self.get_queryset())
@@ -170,8 +188,9 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
         post_id = found(selectors.parse_uuid(pk))
         data, hit, validators = selectors.public_post_detail(post_id=post_id)
         if data is not None:
+            # A public post reads the same for every caller, admins included.
             response = Response(data, headers={"X-Cache": "hit" if hit else "miss"})
-            return _public(response, validators) if not request.user.is_authenticated else response
+            return _public(response, validators, EVERYONE)
         post = found(
             selectors.post_get(
                 actor=request.user,
@@ -353,9 +372,25 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
         return found(selectors.post_get(actor=self.request.user, post_id=pk))
 
 
-def _public(response: Response, validators: dict[str, int]) -> Response:
-    """Let config.http.public_cache answer the next anonymous request for this URL before Django."""
-    remember_public_response(response, validators)
+# Who reads the feed's first page as anonymous clients do: members (not admins, who see every
+# draft) with no live draft of their own. The fast path checks the same, from the cache.
+FEED_CALLERS = Callers(
+    excluded_roles=(Role.ADMIN.value,),
+    zero_counts=((read_cache.drafts_count_key("{user_id}"), read_cache.FEED_VERSION_KEY),),
+)
+
+
+def _sees_only_public_posts(user: Any) -> bool:
+    """Whether the post list shows `user` what it shows anonymous clients."""
+    if not user.is_authenticated:
+        return True
+    return not is_admin(user) and selectors.own_drafts_count(actor=user) == 0
+
+
+def _public(response: Response, validators: dict[str, int], callers: Callers) -> Response:
+    """Let config.http.public_cache answer the next request for this URL before Django, for
+    anonymous clients and `callers`."""
+    remember_public_response(response, validators, callers)
     return response
 
 

@@ -9,9 +9,13 @@ import pytest
 from asgiref.sync import async_to_sync
 from rest_framework.test import APIClient
 
-from config.http.public_cache import PublicResponseCache, is_public_request
+from accounts.fast_path import CachedBearerLogins
+from accounts.services.sessions import login_session_logout, login_sessions_revoke
+from accounts.services.users import user_update_by_admin
+from config.http.public_cache import PublicResponseCache, is_public_request, request_shape
+from config.http.rate_limits import configured_rate, current_window
 from tests.content.factories import PostFactory
-from tests.factories import UserFactory, bearer
+from tests.factories import UserFactory, bearer, token_pair
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -28,9 +32,9 @@ class Downstream:
         await send({"type": "http.response.body", "body": b"django"})
 
 
-def fast_get(path: str, **headers: str) -> tuple[Downstream, dict[str, Any]]:
+def fast_get(path: str, query: str = "", **headers: str) -> tuple[Downstream, dict[str, Any]]:
     downstream = Downstream()
-    cache = PublicResponseCache(downstream)
+    cache = PublicResponseCache(downstream, logins=CachedBearerLogins())
     raw = [(b"host", b"testserver")] + [
         (name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()
     ]
@@ -38,7 +42,7 @@ def fast_get(path: str, **headers: str) -> tuple[Downstream, dict[str, Any]]:
         "type": "http",
         "method": "GET",
         "path": path,
-        "query_string": b"",
+        "query_string": query.encode(),
         "headers": raw,
         "client": ("127.0.0.1", 5000),
     }
@@ -93,6 +97,7 @@ def test_the_feed_page_is_served_until_a_write_moves_it_on(api_client: APIClient
     "headers",
     [
         {"authorization": "Bearer x"},
+        {"authorization": "Basic eDp5"},
         {"x_api_key": "agora_x"},
         {"cookie": "sessionid=x"},
         {"origin": "https://elsewhere.example"},
@@ -133,3 +138,273 @@ def test_only_plain_anonymous_gets_qualify() -> None:
     assert not is_public_request("GET", b"limit=5", {})
     assert not is_public_request("POST", b"", {})
     assert not is_public_request("GET", b"", {"authorization": "Bearer x"})
+
+
+def test_request_shapes() -> None:
+    assert request_shape("GET", {"authorization": "Bearer a.b.c"}) == "bearer"
+    assert request_shape("GET", {}) == "anonymous"
+    assert request_shape("GET", {"authorization": "bearer a.b.c"}) is None
+    assert request_shape("GET", {"authorization": "Bearer a b"}) is None
+    assert request_shape("GET", {"authorization": "Bearer a", "cookie": "x=1"}) is None
+    assert request_shape("HEAD", {}) is None
+
+
+def client_of(user: Any) -> tuple[APIClient, str]:
+    header = bearer(user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    return client, header
+
+
+# --- bearer requests --------------------------------------------------------------------
+
+
+def test_a_public_post_is_served_to_a_signed_in_caller_as_django_serves_it() -> None:
+    post = PostFactory()
+    member = UserFactory()
+    client, header = client_of(member)
+    first = client.get(f"/api/v1/posts/{post.pk}")
+
+    downstream, answer = fast_get(
+        f"/api/v1/posts/{post.pk}", authorization=header, x_request_id="fast-2"
+    )
+
+    assert downstream.calls == 0
+    assert json.loads(answer["body"]) == first.json()
+    assert answer["headers"]["x-request-id"] == "fast-2"
+    assert answer["headers"]["ratelimit-limit"] == first["RateLimit-Limit"]
+    assert int(answer["headers"]["ratelimit-remaining"]) == int(first["RateLimit-Remaining"]) - 1
+    stored = {k.lower() for k in first.headers} - {"x-request-id", "x-cache", "content-length"}
+    assert stored <= set(answer["headers"])
+
+
+def test_the_entry_an_anonymous_read_stored_serves_admins_the_detail() -> None:
+    post = PostFactory()
+    APIClient().get(f"/api/v1/posts/{post.pk}")
+    admin = UserFactory(role="admin", is_staff=True)
+
+    assert fast_get(f"/api/v1/posts/{post.pk}", authorization=bearer(admin))[0].calls == 0
+
+
+@pytest.mark.parametrize("query", ["", "limit=20", "limit=20&offset=0", "offset=0"])
+def test_the_default_first_page_is_shared_with_members_without_drafts(query: str) -> None:
+    PostFactory()
+    member = UserFactory()
+    client, header = client_of(member)
+    anonymous = APIClient().get(f"/api/v1/posts?{query}")
+    signed_in = client.get(f"/api/v1/posts?{query}")
+    assert signed_in.json() == anonymous.json()
+
+    downstream, answer = fast_get("/api/v1/posts", query, authorization=header)
+
+    assert downstream.calls == 0
+    assert json.loads(answer["body"]) == anonymous.json()
+
+
+def test_other_pages_and_filters_are_not_shared() -> None:
+    PostFactory()
+    member = UserFactory()
+    client, header = client_of(member)
+    for query in ("limit=5", "offset=20", "limit=20&limit=20", "status=published", "x=1"):
+        client.get(f"/api/v1/posts?{query}")
+        APIClient().get(f"/api/v1/posts?{query}")
+        assert fast_get("/api/v1/posts", query, authorization=header)[0].calls == 1
+        assert fast_get("/api/v1/posts", query)[0].calls == 1
+
+
+def test_a_member_with_a_draft_gets_their_own_list_from_django() -> None:
+    PostFactory()
+    member = UserFactory()
+    client, header = client_of(member)
+    client.get("/api/v1/posts?limit=20")
+    assert fast_get("/api/v1/posts", "limit=20", authorization=header)[0].calls == 0
+
+    draft = client.post(
+        "/api/v1/posts", {"title": "Mine", "body": "b", "status": "draft"}, format="json"
+    )
+    assert draft.status_code == 201
+    # The write moved the feed on: the shared page and the member's draft count are stale.
+    assert fast_get("/api/v1/posts", "limit=20", authorization=header)[0].calls == 1
+    mine = client.get("/api/v1/posts?limit=20").json()
+    assert mine["results"][0]["id"] == draft.json()["id"]
+    assert mine["count"] == 2
+    # An anonymous read caches the page again; the member still goes to Django for theirs.
+    assert APIClient().get("/api/v1/posts?limit=20").json()["count"] == 1
+    assert fast_get("/api/v1/posts", "limit=20")[0].calls == 0
+    assert fast_get("/api/v1/posts", "limit=20", authorization=header)[0].calls == 1
+
+
+def test_admins_get_the_list_from_django() -> None:
+    PostFactory()
+    admin = UserFactory(role="admin", is_staff=True)
+    APIClient().get("/api/v1/posts?limit=20")
+
+    assert fast_get("/api/v1/posts", "limit=20", authorization=bearer(admin))[0].calls == 1
+
+
+def test_a_deleted_post_is_not_served() -> None:
+    member = UserFactory()
+    post = PostFactory(author=member)
+    client, header = client_of(member)
+    client.get(f"/api/v1/posts/{post.pk}")
+    assert fast_get(f"/api/v1/posts/{post.pk}", authorization=header)[0].calls == 0
+
+    assert client.delete(f"/api/v1/posts/{post.pk}").status_code == 204
+
+    assert fast_get(f"/api/v1/posts/{post.pk}", authorization=header)[0].calls == 1
+    assert client.get(f"/api/v1/posts/{post.pk}").status_code == 404
+
+
+def test_a_draft_is_never_served_from_an_entry() -> None:
+    member = UserFactory()
+    draft = PostFactory(author=member, status="draft")
+    client, header = client_of(member)
+    assert client.get(f"/api/v1/posts/{draft.pk}").status_code == 200
+
+    assert fast_get(f"/api/v1/posts/{draft.pk}", authorization=header)[0].calls == 1
+
+
+def _served_then_refused(revoke: Any) -> None:
+    post = PostFactory()
+    member = UserFactory()
+    pair = token_pair(member)
+    header = f"Bearer {pair.access_token}"
+    APIClient().get(f"/api/v1/posts/{post.pk}")
+    assert fast_get(f"/api/v1/posts/{post.pk}", authorization=header)[0].calls == 0
+
+    revoke(member, pair)
+
+    assert fast_get(f"/api/v1/posts/{post.pk}", authorization=header)[0].calls == 1
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    return client.get(f"/api/v1/posts/{post.pk}")
+
+
+def test_a_logout_refuses_the_token_at_once() -> None:
+    answer = _served_then_refused(
+        lambda user, pair: login_session_logout(refresh_token=pair.refresh_token)
+    )
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "token_invalid"
+
+
+def test_a_logout_everywhere_refuses_the_token_at_once() -> None:
+    answer = _served_then_refused(
+        lambda user, pair: login_sessions_revoke(user_id=user.pk, reason="logout_all")
+    )
+    assert answer.status_code == 401
+
+
+def test_a_banned_user_is_refused_at_once() -> None:
+    admin = UserFactory(role="admin", is_staff=True)
+    answer = _served_then_refused(
+        lambda user, pair: user_update_by_admin(actor=admin, user=user, is_active=False)
+    )
+    assert answer.status_code == 401
+
+
+def test_a_role_change_sends_the_token_to_django() -> None:
+    admin = UserFactory(role="admin", is_staff=True)
+    answer = _served_then_refused(
+        lambda user, pair: user_update_by_admin(actor=admin, user=user, role="guest")
+    )
+    assert answer.status_code == 200
+
+
+def test_a_refresh_caches_the_login_again() -> None:
+    post = PostFactory()
+    member = UserFactory()
+    pair = token_pair(member)
+    APIClient().get(f"/api/v1/posts/{post.pk}")
+    admin = UserFactory(role="admin", is_staff=True)
+    user_update_by_admin(actor=admin, user=member, role="guest")
+    assert (
+        fast_get(f"/api/v1/posts/{post.pk}", authorization=f"Bearer {pair.access_token}")[0].calls
+        == 1
+    )
+
+    refreshed = APIClient().post(
+        "/api/v1/auth/token/refresh", {"refresh_token": pair.refresh_token}, format="json"
+    )
+    header = f"Bearer {refreshed.json()['access_token']}"
+
+    downstream, answer = fast_get(f"/api/v1/posts/{post.pk}", authorization=header)
+    assert downstream.calls == 0
+    assert answer["headers"]["ratelimit-limit"] == str(configured_rate("guest").limit)
+
+
+def test_bad_and_expired_tokens_go_to_django() -> None:
+    from datetime import timedelta
+
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    post = PostFactory()
+    member = UserFactory()
+    pair = token_pair(member)
+    header = f"Bearer {pair.access_token}"
+    APIClient().get(f"/api/v1/posts/{post.pk}")
+    assert fast_get(f"/api/v1/posts/{post.pk}", authorization=header)[0].calls == 0
+    tampered = header[:-3] + ("aaa" if not header.endswith("aaa") else "bbb")
+    expired = AccessToken(pair.access_token)
+    expired.set_exp(lifetime=-timedelta(seconds=1))
+
+    assert fast_get(f"/api/v1/posts/{post.pk}", authorization=tampered)[0].calls == 1
+    assert fast_get(f"/api/v1/posts/{post.pk}", authorization=f"Bearer {expired}")[0].calls == 1
+
+
+def test_a_signed_in_caller_over_its_limit_is_counted_once_and_refused_by_django(
+    settings: Any,
+) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "user": "3/min"}
+    post = PostFactory()
+    member = UserFactory()
+    header = bearer(member)
+    APIClient().get(f"/api/v1/posts/{post.pk}")
+
+    served = [fast_get(f"/api/v1/posts/{post.pk}", authorization=header)[0].calls for _ in range(4)]
+
+    assert served == [0, 0, 0, 1]
+    window = current_window("user", f"user:{member.pk}", configured_rate("user"))
+    # The fourth hit was given back for Django to count (and refuse with its 429).
+    assert django_cache().get(window.key) == 3
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    refused = client.get(f"/api/v1/posts/{post.pk}")
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert refused["RateLimit-Remaining"] == "0"
+
+
+def test_a_request_sent_on_to_django_is_not_counted_twice(settings: Any) -> None:
+    post = PostFactory()
+    APIClient().get(f"/api/v1/posts/{post.pk}")
+    window = current_window("anon", "ip:127.0.0.1", configured_rate("anon"))
+    before = django_cache().get(window.key) or 0
+    PostFactory()  # moves the feed on, not this post's detail
+    post.title = "changed"
+    post.save()
+    from content.read_cache import post_invalidate
+
+    post_invalidate(post.pk)
+
+    assert fast_get(f"/api/v1/posts/{post.pk}")[0].calls == 1
+    assert (django_cache().get(window.key) or 0) == before
+
+
+def django_cache() -> Any:
+    from django.core.cache import cache
+
+    return cache
+
+
+def test_through_django_a_member_without_drafts_reads_the_shared_page_in_one_query(
+    django_assert_num_queries: Any,
+) -> None:
+    PostFactory()
+    client, _ = client_of(UserFactory())
+    client.get("/api/v1/posts?limit=20")
+
+    # The user and their login; the draft count and the page come from the cache.
+    with django_assert_num_queries(1):
+        response = client.get("/api/v1/posts?limit=20")
+    assert response["X-Cache"] == "hit"

@@ -188,3 +188,38 @@ def _json(response: Any) -> Any:
     import json
 
     return json.loads(b"".join(response.streaming_content))
+
+
+def test_search_with_a_tag_counts_and_pages_every_match_once(
+    api_client: APIClient, django_assert_num_queries: Any
+) -> None:
+    matches = [PostFactory(title=f"Festival {n}", tags=["python", "music"]) for n in range(3)]
+    PostFactory(title="Festival without the tag", tags=["music"])
+    PostFactory(title="Tagged, no match", tags=["python"])
+    PostFactory(title="Festival draft", tags=["python"], status=PostStatus.DRAFT)
+    query = {"search": "festival", "status": "published", "tag": "python", "limit": 2}
+    api_client.get(URL, query)
+
+    # PostgreSQL: the page with its count (COUNT(*) OVER ()), then tags and attachments;
+    # SQLite: the count on its own first.
+    from django.db import connection
+
+    with django_assert_num_queries(3 if connection.vendor == "postgresql" else 4):
+        first = api_client.get(URL, query).json()
+    second = api_client.get(URL, {**query, "offset": 2}).json()
+    past_the_end = api_client.get(URL, {**query, "offset": 10}).json()
+
+    assert first["count"] == second["count"] == past_the_end["count"] == 3
+    found = [item["id"] for item in first["results"] + second["results"]]
+    assert sorted(found) == sorted(str(post.pk) for post in matches)
+    assert past_the_end["results"] == []
+    assert all(item["tags"] == ["music", "python"] for item in first["results"])
+
+
+def test_search_without_matches_counts_zero(api_client: APIClient) -> None:
+    PostFactory(title="Festival", tags=["python"])
+
+    answer = api_client.get(URL, {"search": "nothing-like-it", "tag": "python"}).json()
+
+    assert answer["count"] == 0
+    assert answer["results"] == []

@@ -1,5 +1,6 @@
 """A server that stops closes its WebSockets with 1012 (reconnect and resume) and stops at once,
-instead of waiting out uvicorn's graceful timeout for handlers that never end."""
+instead of waiting out uvicorn's graceful timeout for handlers that never end (uvicorn says so
+when it has to: "timeout graceful shutdown exceeded")."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tests.live import LiveServer
 pytestmark = [pytest.mark.live_server, pytest.mark.django_db(transaction=True)]
 
 
-def test_stopping_the_server_closes_sockets_with_1012_and_takes_no_time() -> None:
+def test_stopping_the_server_closes_sockets_with_1012_and_waits_for_no_handler() -> None:
     server = LiveServer("web")
     server.start()
     try:
@@ -27,15 +28,13 @@ def test_stopping_the_server_closes_sockets_with_1012_and_takes_no_time() -> Non
         with connect(ws_url, open_timeout=10) as ws:
             ws.send(json.dumps({"type": "subscribe", "room": "feed", "msg_id": "s"}))
             assert json.loads(ws.recv(timeout=5))["type"] == "ack"
-            started = time.monotonic()
             server.stop()
-            stopped_in = time.monotonic() - started
             with pytest.raises(ConnectionClosed):
                 _read_until_closed(ws)
             assert ws.close_code == 1012
     finally:
         server.stop()
-    assert stopped_in < 5, stopped_in
+    assert "timeout graceful shutdown exceeded" not in server.stopped_output
 
 
 def _read_until_closed(ws: ClientConnection, frames: int = 100) -> None:

@@ -10,54 +10,13 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from tests.factories import UserFactory
-from tests.realtime.helpers import cookie_for, receive_until, ws_connect
-from tests.tasks.jobs_http import URL, client_for, job_url
+from tests.realtime.helpers import receive_until
+from tests.tasks.job_rooms import connect_as, events_until_finished, get_as, post_as, subscribe
+from tests.tasks.jobs_http import client_for, job_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 NOTIFICATIONS_URL = "/api/v1/notifications"
-
-
-async def connect_as(user: Any) -> Any:
-    return await ws_connect(cookie=await sync_to_async(cookie_for)(user))
-
-
-async def subscribe(ws: Any, room: str, **fields: Any) -> dict[str, Any]:
-    """Subscribe; the answer to it (`ack`, or an `error`).
-
-    With `since` (the job's id: older than its events) the room's history replays what the
-    job published before the subscription, as for a client that subscribes late.
-    """
-    await ws.send_json_to({"type": "subscribe", "room": room, "msg_id": room, **fields})
-    return await receive_until(ws, lambda frame: frame.get("msg_id") == room)
-
-
-async def post_as(user: Any, kind: str, params: dict[str, Any], **headers: str) -> dict[str, Any]:
-    def post() -> Any:
-        body = {"kind": kind, "params": params}
-        return client_for(user).post(URL, body, format="json", **headers)
-
-    response = await sync_to_async(post)()
-    assert response.status_code == 202, response.json()
-    return response.json()
-
-
-async def get_as(user: Any, url: str) -> dict[str, Any]:
-    response = await sync_to_async(lambda: client_for(user).get(url))()
-    assert response.status_code == 200, response.json()
-    return response.json()
-
-
-async def events_until_finished(ws: Any, room: str) -> list[dict[str, Any]]:
-    """Every event of `room` up to and including `job.finished`."""
-    events = []
-    while not events or events[-1]["event"] != "job.finished":
-        events.append(
-            await receive_until(
-                ws, lambda frame: frame["type"] == "event" and frame["room"] == room, timeout=20
-            )
-        )
-    return events
 
 
 async def test_the_owner_follows_a_running_job_in_its_room(celery_worker: Any) -> None:
@@ -68,8 +27,9 @@ async def test_the_owner_follows_a_running_job_in_its_room(celery_worker: Any) -
     )
     room = f"job:{job['id']}"
 
-    assert (await subscribe(ws, room, since=job["id"]))["type"] == "ack"
-    events = await events_until_finished(ws, room)
+    subscription = await subscribe(ws, room, since=job["id"])
+    assert subscription.answer["type"] == "ack"
+    events = await events_until_finished(ws, room, subscription)
 
     progress = [event["data"] for event in events if event["event"] == "job.progress"]
     # One at the start, then one per step (steps are slower than the progress throttle).
@@ -91,7 +51,7 @@ async def test_another_user_may_not_subscribe_to_a_job_room(celery_worker: Any) 
     job = await post_as(owner, "steps", {"steps": 3, "seconds": 0.2})
     ws = await connect_as(stranger)
 
-    answer = await subscribe(ws, f"job:{job['id']}")
+    answer = (await subscribe(ws, f"job:{job['id']}")).answer
 
     assert (answer["type"], answer["code"]) == ("error", "forbidden")
     # Nothing of the job reaches them while it runs and ends.
@@ -104,9 +64,9 @@ async def test_a_kinds_output_streams_as_job_output_events_in_order(celery_worke
     ws = await connect_as(owner)
     job = await post_as(owner, "echo", {"text": text, "chunk": 5})
     room = f"job:{job['id']}"
-    await subscribe(ws, room, since=job["id"])
+    subscription = await subscribe(ws, room, since=job["id"])
 
-    events = await events_until_finished(ws, room)
+    events = await events_until_finished(ws, room, subscription)
 
     output = [event["data"] for event in events if event["event"] == "job.output"]
     assert {tuple(sorted(data)) for data in output} == {("chunk", "id")}

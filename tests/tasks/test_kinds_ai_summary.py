@@ -16,8 +16,8 @@ from tasks.services import job_create
 from tests.content.factories import PostFactory
 from tests.factories import UserFactory
 from tests.tasks.fake_openai import DEFAULT_TEXT, Reply
+from tests.tasks.job_rooms import connect_as, events_until_finished, post_as, subscribe
 from tests.tasks.jobs_http import client_for, error_of, post_job
-from tests.tasks.test_jobs_realtime import connect_as, events_until_finished, post_as, subscribe
 
 WORKER = "test-worker"
 
@@ -101,9 +101,9 @@ async def test_the_summary_streams_as_job_output_events_then_ends_in_the_result(
     ws = await connect_as(owner)
     job = await post_as(owner, "ai_summary", {"post": str(post.pk)})
     room = f"job:{job['id']}"
-    await subscribe(ws, room, since=job["id"])
+    subscription = await subscribe(ws, room, since=job["id"])
 
-    events = await events_until_finished(ws, room)
+    events = await events_until_finished(ws, room, subscription)
 
     output = [event["data"] for event in events if event["event"] == "job.output"]
     assert len(output) > 1
