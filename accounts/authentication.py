@@ -22,7 +22,7 @@ from accounts.exceptions import TokenInvalid
 from accounts.models import ApiKey, User
 from accounts.selectors import user_for_access_token
 from accounts.services import api_key_authenticate
-from accounts.tokens import SESSION_CLAIM
+from accounts.tokens import SESSION_CLAIM, VERIFIED_TOKENS_MAX
 
 API_KEY_HEADER = "HTTP_X_API_KEY"
 
@@ -30,7 +30,6 @@ API_KEY_HEADER = "HTTP_X_API_KEY"
 # Access tokens whose signature, audience and type this process has checked, by their text:
 # a client sends the same token with every request for its lifetime, and only `exp` can change
 # its verdict (measured: decoding was a tenth of a bearer `users/me`). Bounded; the oldest go.
-VERIFIED_TOKENS_MAX = 4096
 _verified_tokens: dict[bytes, Token] = {}
 _verified_tokens_lock = threading.Lock()
 

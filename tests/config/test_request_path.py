@@ -29,6 +29,7 @@ import accounts.authentication
 from accounts.models import LoginSession, User
 from accounts.representations import user_representation
 from accounts.services import login_session_revoke, login_session_start
+from accounts.tokens import access_token_read
 from config.api.renderers import OrjsonRenderer
 from config.http.middleware import ContentSecurityPolicyMiddleware
 from tests.accounts.helpers import authed
@@ -166,6 +167,32 @@ def test_a_verified_token_is_refused_once_it_expires(monkeypatch: pytest.MonkeyP
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "token_invalid"
+
+
+@pytest.mark.django_db
+def test_token_reads_outside_drf_recheck_the_expiry(monkeypatch: pytest.MonkeyPatch) -> None:
+    import jwt.api_jwt
+
+    import accounts.tokens
+
+    user = UserFactory()
+    raw = login_session_start(user=user).access_token
+    first = access_token_read(raw)
+    assert first is not None
+    assert first.user_id == str(user.pk)
+    assert access_token_read(raw) == first
+    assert access_token_read(raw[:-2] + "xx") is None
+    later = first.expires_at + dt.timedelta(seconds=1)
+
+    class Later(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:
+            return later
+
+    monkeypatch.setattr(accounts.tokens, "datetime", Later)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", Later)
+
+    assert access_token_read(raw) is None
 
 
 def _csp_response(**attributes: Any) -> HttpResponse:
