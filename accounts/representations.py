@@ -17,3 +17,15 @@ def public_user_representation(user: User) -> dict[str, Any]:
         "bio": user.bio,
         "date_joined": iso_time(user.date_joined),
     }
+
+
+def user_representation(user: User) -> dict[str, Any]:
+    """What the user themself and admins see (`users/me`, the admin's user management)."""
+    return {
+        **public_user_representation(user),
+        "email": user.email,
+        "email_verified": user.email_verified,
+        "role": str(user.role),
+        "is_active": user.is_active,
+        "last_login": iso_time(user.last_login),
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -17,19 +18,46 @@ from accounts.tokens import AccessClaims, access_token_read
 
 def user_for_access_token(*, user_id: str, session_id: str) -> User | None:
     """The active user of a live login session, in one query: a revoked, expired or
-    foreign session, or a deactivated user, makes the access token worthless at once."""
+    foreign session, or a deactivated user, makes the access token worthless at once.
+
+    Every authenticated API request runs this. Built through the ORM, the query cost more CPU
+    to compile than the database took to answer it (tests/perf/request_cpu.py); its SQL is
+    fixed, so it is written once here and Django only maps the row back to a User.
+    """
     try:
         session_uuid = uuid.UUID(session_id)
         user_uuid = uuid.UUID(user_id)
     except (TypeError, ValueError):
         return None
-    return User.objects.filter(
-        pk=user_uuid,
-        is_active=True,
-        login_sessions__pk=session_uuid,
-        login_sessions__revoked_at__isnull=True,
-        login_sessions__expires_at__gt=timezone.now(),
-    ).first()
+    ops = connection.ops
+    found = list(
+        User.objects.raw(
+            _LIVE_LOGIN_USER_SQL.format(
+                columns=", ".join(f"u.{ops.quote_name(column)}" for column in _USER_COLUMNS),
+                user=ops.quote_name(User._meta.db_table),
+                session=ops.quote_name(LoginSession._meta.db_table),
+            ),
+            [
+                _USER_ID.get_db_prep_value(user_uuid, connection),
+                _SESSION_ID.get_db_prep_value(session_uuid, connection),
+                _EXPIRES_AT.get_db_prep_value(timezone.now(), connection),
+            ],
+        )
+    )
+    return found[0] if found else None
+
+
+# The same filter as User.objects.filter(pk=…, is_active=True, login_sessions__pk=…,
+# login_sessions__revoked_at__isnull=True, login_sessions__expires_at__gt=now).
+_LIVE_LOGIN_USER_SQL = (
+    "SELECT {columns} FROM {user} u INNER JOIN {session} s ON s.user_id = u.id"
+    " WHERE u.id = %s AND u.is_active AND s.id = %s AND s.revoked_at IS NULL"
+    " AND s.expires_at > %s"
+)
+_USER_COLUMNS = [field.column for field in User._meta.concrete_fields]
+_USER_ID = User._meta.pk
+_SESSION_ID = LoginSession._meta.pk
+_EXPIRES_AT = LoginSession._meta.get_field("expires_at")
 
 
 def user_for_raw_access_token(raw: str) -> tuple[User, AccessClaims] | None:

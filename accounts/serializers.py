@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ApiKey, LoginSession, Role, User
-from accounts.representations import public_user_representation
+from accounts.representations import public_user_representation, user_representation
 from accounts.validators import PrintableTextValidator, UsernameValidator, password_length_limits
 
 _printable = PrintableTextValidator()
@@ -125,7 +125,8 @@ class PublicUserOutputSerializer(serializers.ModelSerializer):
 
 
 class UserOutputSerializer(serializers.ModelSerializer):
-    """What the user themself and admins see."""
+    """What the user themself and admins see: describes `user_representation` for the schema,
+    and renders with it (DRF would build its ten fields anew for every answer)."""
 
     class Meta:
         model = User
@@ -142,6 +143,9 @@ class UserOutputSerializer(serializers.ModelSerializer):
             "last_login",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance: User) -> dict[str, Any]:
+        return user_representation(instance)
 
 
 class ProfileUpdateInputSerializer(serializers.Serializer):

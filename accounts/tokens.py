@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -74,16 +75,37 @@ def refresh_token_read(raw: str) -> RefreshClaims | None:
 
 
 def access_token_read(raw: str) -> AccessClaims | None:
-    """The claims of a genuine, unexpired access token (same checks as `refresh_token_read`)."""
+    """The claims of a genuine, unexpired access token (same checks as `refresh_token_read`).
+
+    The signature, audience and type are checked once per process and token text (the fast
+    path in front of Django and WebSocket handshakes see the same token again and again); the
+    expiry every time.
+    """
+    claims = _verified_access.get(raw)
+    if claims is not None:
+        if claims.expires_at > datetime.now(UTC):
+            return claims
+        _verified_access.pop(raw, None)
     try:
         token = AccessToken(raw)
-        return AccessClaims(
+        claims = AccessClaims(
             user_id=str(token[jwt_settings.USER_ID_CLAIM]),
             session_id=str(token[SESSION_CLAIM]),
             expires_at=datetime.fromtimestamp(int(token["exp"]), tz=UTC),
         )
     except (TokenError, KeyError, ValueError, TypeError):
         return None
+    with _verified_access_lock:
+        if len(_verified_access) >= VERIFIED_TOKENS_MAX:
+            _verified_access.pop(next(iter(_verified_access)), None)
+        _verified_access[raw] = claims
+    return claims
+
+
+# Access tokens already checked, by their text (see access_token_read); the oldest go first.
+VERIFIED_TOKENS_MAX = 4096
+_verified_access: dict[str, AccessClaims] = {}
+_verified_access_lock = threading.Lock()
 
 
 def secret_make(nbytes: int = 32) -> str:

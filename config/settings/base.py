@@ -296,11 +296,15 @@ WEBHOOK_DISABLE_AFTER_SECONDS = env.int("WEBHOOK_DISABLE_AFTER_SECONDS", default
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    # Django's bcrypt_sha256 (cost 12), on a bounded pool of low-priority threads.
+    "accounts.hashers.PooledBCryptSHA256PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
+# Threads per process that hash passwords (0: the process's share of the cores): logins queue
+# for them instead of crowding out other requests (accounts/hashers.py).
+PASSWORD_HASH_THREADS = env.int("PASSWORD_HASH_THREADS", default=0)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -340,7 +344,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's JSONRenderer's bytes, made by orjson (config/api/renderers.py).
+    "DEFAULT_RENDERER_CLASSES": ["config.api.renderers.OrjsonRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "config.api.parsers.JSONParser",
         "config.api.parsers.FormParser",

@@ -18,15 +18,3 @@ def test_backends_built_for_different_request_contexts_share_one_pool() -> None:
     assert first is not second
     assert first._cache._get_connection_pool(True) is second._cache._get_connection_pool(True)
     assert second.get("agora-test:pool") == 1
-
-
-def test_backends_share_one_client_per_pool() -> None:
-    """Django builds a `redis.Redis` per operation, each filling its callback table anew."""
-    first = caches.create_connection("default")
-    second = caches.create_connection("default")
-
-    client = first._cache.get_client(write=True)
-
-    assert client is first._cache.get_client("any-key", write=True)
-    assert client is second._cache.get_client(write=False)
-    assert client.connection_pool is first._cache._get_connection_pool(True)

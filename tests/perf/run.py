@@ -6,6 +6,12 @@ otherwise), loads the bench data set with `manage.py seed_bench` when the databa
 drives HTTP endpoints with wrk (Debian's package; Lua scripts for random ids and POST bodies)
 and WebSocket ping round trips with an asyncio client, all on 127.0.0.1, each for a bounded
 time. The database must be a dedicated one: seed_bench refuses a database with other users.
+
+Each row also reports the server's CPU per request: the user plus system time of the server's
+whole process tree (web processes, Celery worker and beat, from /proc) over the run, divided by
+the requests wrk counted. Unlike req/s, it hardly moves when other work shares the machine.
+The login row is also given as a share of the bcrypt ceiling (cores ÷ one hash's time), and
+"while logging in" rows measure a read while logins run beside it.
 """
 
 from __future__ import annotations
@@ -35,6 +41,10 @@ SQLITE_BENCH_DATABASE = BASE_DIR / "var" / "bench-data.sqlite3"
 # SQLite loads through bulk_create, ten times slower than COPY: a tenth of the data set.
 SQLITE_SCALE = ("--users", "1000", "--posts", "10000", "--comments", "100000")
 LOGINS = 10
+# The login target rotates over this many bench users: an account admits at most
+# LOGIN_FAILURE_LIMIT attempts at once (accounts/services/lockout.py).
+LOGIN_USERS = 100
+LOGIN_CONNECTIONS = 10
 POST_IDS = 2000
 COLD_POST_IDS = 20000
 SEARCH_WORD = "festival"
@@ -48,6 +58,10 @@ class Target:
     authenticated: bool = False
     script: str | None = None  # name of a Lua script made by `write_scripts`
     warm_up: bool = False
+    connections: int | None = None  # wrk's connections, when not --connections
+    # Run this many times --seconds: a few requests a second need longer for a fair count.
+    duration_factor: int = 1
+    during_logins: bool = False  # measured while the login target runs beside it
 
 
 TARGETS = (
@@ -63,6 +77,7 @@ TARGETS = (
         "hot post  GET /posts/{id} (warm cache)", "/api/v1/posts", script="detail", warm_up=True
     ),
     Target("cold post GET /posts/{id} (uncached)", "/api/v1/posts", script="detail_cold"),
+    Target("bearer    GET /posts/{id}", "/api/v1/posts", script="detail_bearer", warm_up=True),
     Target(
         "search    GET /posts?search&tag",
         f"/api/v1/posts?search={SEARCH_WORD}&status=published&tag={SEARCH_TAG}&limit=20",
@@ -70,6 +85,19 @@ TARGETS = (
     # Before the comment target, whose writes move many hot posts' entries on.
     Target("read-heavy mix (cache hit rate below)", "/api/v1/posts", script="mix", warm_up=True),
     Target("comment   POST /posts/{id}/comments", "/api/v1/posts", script="comment"),
+    Target(
+        "login     POST /auth/token (bcrypt)",
+        "/api/v1/auth/token",
+        script="login",
+        connections=LOGIN_CONNECTIONS,
+        duration_factor=3,
+    ),
+    Target(
+        "bearer    GET /users/me, 2 clients",
+        "/api/v1/users/me",
+        authenticated=True,
+        during_logins=True,
+    ),
 )
 
 LUA_RANDOM = """
@@ -127,6 +155,15 @@ end
 """
 
 LUA_SCRIPTS = {
+    "login": """
+local turn = nil
+request = function()
+  turn = (turn or math.random(#login_users)) + 1
+  local body = '{"grant_type": "password", "username": "' .. login_users[turn % #login_users + 1]
+    .. '", "password": "' .. password .. '"}'
+  return wrk.format("POST", "/api/v1/auth/token", {["Content-Type"] = "application/json"}, body)
+end
+""",
     "bearer_list": """
 request = function()
   local headers = {["Authorization"] = "Bearer " .. pick(tokens)}
@@ -136,6 +173,12 @@ end
     "detail": """
 request = function()
   return wrk.format("GET", "/api/v1/posts/" .. pick(ids))
+end
+""",
+    "detail_bearer": """
+request = function()
+  local headers = {["Authorization"] = "Bearer " .. pick(tokens)}
+  return wrk.format("GET", "/api/v1/posts/" .. pick(ids), headers)
 end
 """,
     "detail_cold": """
@@ -243,6 +286,7 @@ def bench_fixtures(env: dict[str, str]) -> dict[str, object]:
         # Older posts nobody read lately: each request goes through Django and the database.
         f"cold = published.order_by('?').values_list('id', flat=True)[:{COLD_POST_IDS}]\n"
         f"print(json.dumps({{'users': [bench_username(i) for i in range({LOGINS})], "
+        f"'login_users': [bench_username(i) for i in range({LOGIN_USERS})], "
         "'password': BENCH_PASSWORD, 'ids': [str(i) for i in ids], "
         "'cold_ids': [str(i) for i in cold], "
         "'user_ids': sorted({str(p.author_id) for p in published.order_by('-created_at')"
@@ -281,11 +325,13 @@ def log_in(base_url: str, usernames: list[str], password: str) -> list[str]:
 
 
 def write_scripts(
-    directory: Path, ids: list[str], cold_ids: list[str], user_ids: list[str], tokens: list[str]
+    directory: Path, fixtures: dict[str, object], tokens: list[str]
 ) -> dict[str, Path]:
     data = (
-        f"ids = {lua_list(ids)}\ncold_ids = {lua_list(cold_ids)}\n"
-        f"user_ids = {lua_list(user_ids)}\ntokens = {lua_list(tokens)}\n"
+        f"ids = {lua_list(fixtures['ids'])}\ncold_ids = {lua_list(fixtures['cold_ids'])}\n"
+        f"user_ids = {lua_list(fixtures['user_ids'])}\ntokens = {lua_list(tokens)}\n"
+        f"login_users = {lua_list(fixtures['login_users'])}\n"
+        f"password = {json.dumps(fixtures['password'])}\n"
     )
     paths = {}
     for name, body in {**LUA_SCRIPTS, "mix": LUA_MIX}.items():
@@ -295,7 +341,7 @@ def write_scripts(
 
 
 def lua_list(values: list[str]) -> str:
-    return "{" + ", ".join(json.dumps(value) for value in values) + "}"
+    return "{" + ", ".join(json.dumps(value, ensure_ascii=False) for value in values) + "}"
 
 
 def wait_until_up(base_url: str, process: subprocess.Popen[bytes]) -> None:
@@ -322,6 +368,7 @@ def parse_wrk(output: str) -> dict[str, float]:
     )
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
         "p50": millis(percentiles["50"]),
         "p90": millis(percentiles["90"]),
         "p99": millis(percentiles["99"]),
@@ -340,6 +387,106 @@ def _cache_counts(output: str) -> dict[str, float]:
     return {"hits": hits, "misses": misses, "uncached": uncached}
 
 
+def tree_pids(pid: int) -> list[int]:
+    """`pid` and all its descendants (/proc's children lists of every thread)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    todo.extend(int(child) for child in children.read().split())
+        except OSError:
+            continue
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU of the processes, their reaped children included (/proc stat)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def web_pids(server_pid: int) -> list[int]:
+    """The server's HTTP processes: uvicorn (or daphne) and its workers, without Celery."""
+    for pid in tree_pids(server_pid):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                argv = cmdline.read().split(b"\0")
+        except OSError:
+            continue
+        if b"uvicorn" in argv or b"daphne" in argv:
+            return tree_pids(pid)
+    return []
+
+
+@dataclass
+class CpuMeter:
+    """CPU of the server tree and of its web processes between `start` and `per_request`."""
+
+    server_pid: int
+    tree: float = 0.0
+    web: float = 0.0
+
+    def start(self) -> None:
+        self.tree = cpu_seconds(tree_pids(self.server_pid))
+        self.web = cpu_seconds(web_pids(self.server_pid))
+
+    def per_request(self, requests: int) -> dict[str, float]:
+        """Milliseconds of CPU per request since `start`, of the tree and of the web part."""
+        tree = cpu_seconds(tree_pids(self.server_pid)) - self.tree
+        web = cpu_seconds(web_pids(self.server_pid)) - self.web
+        count = max(1, requests)
+        return {"cpu_ms": 1000 * tree / count, "web_cpu_ms": 1000 * web / count}
+
+
+def bcrypt_seconds(rounds: int = 12, samples: int = 3) -> float:
+    """CPU time of one bcrypt hash at `rounds` (the least of a few): login's ceiling is the
+    cores divided by it. CPU time rather than wall time, which other work on the machine
+    stretches."""
+    import bcrypt
+
+    salt = bcrypt.gensalt(rounds)
+    times = []
+    for _ in range(samples):
+        started = time.process_time()
+        bcrypt.hashpw(b"agora-bench-password", salt)
+        times.append(time.process_time() - started)
+    return min(times)
+
+
+def wrk_argv(
+    wrk: str,
+    url: str,
+    connections: int,
+    seconds: int,
+    headers: tuple[str, ...] = (),
+    script: Path | None = None,
+) -> list[str]:
+    header_args = [arg for header in headers for arg in ("-H", header)]
+    script_args = ["-s", str(script)] if script else []
+    return [
+        wrk,
+        f"-t{min(2, connections)}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "10s",
+        *header_args,
+        *script_args,
+        url,
+    ]
+
+
 def run_wrk(
     wrk: str,
     url: str,
@@ -348,27 +495,38 @@ def run_wrk(
     headers: tuple[str, ...] = (),
     script: Path | None = None,
 ) -> dict[str, float]:
-    header_args = [arg for header in headers for arg in ("-H", header)]
-    script_args = ["-s", str(script)] if script else []
     result = subprocess.run(
-        [
-            wrk,
-            "-t2",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "--timeout",
-            "10s",
-            *header_args,
-            *script_args,
-            url,
-        ],
+        wrk_argv(wrk, url, connections, seconds, headers, script),
         capture_output=True,
         text=True,
         timeout=seconds + 60,
         check=True,
     )
     return parse_wrk(result.stdout)
+
+
+def run_wrk_during_logins(
+    wrk: str,
+    base_url: str,
+    login_script: Path,
+    url: str,
+    seconds: int,
+    headers: tuple[str, ...],
+) -> dict[str, float]:
+    """A read at two connections while the login target runs beside it, from before its
+    start to after its end."""
+    logins = subprocess.Popen(
+        wrk_argv(
+            wrk, base_url + "/api/v1/auth/token", LOGIN_CONNECTIONS, seconds + 2, (), login_script
+        ),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1)
+        return run_wrk(wrk, url, 2, seconds, headers)
+    finally:
+        logins.communicate(timeout=seconds + 60)
 
 
 async def websocket_round_trips(
@@ -453,6 +611,8 @@ def main() -> None:
     manage(env, "migrate", "--noinput", "-v", "0")
     seed(env)
     fixtures = bench_fixtures(env)
+    # Before the server starts, on an idle machine as far as the bench can tell.
+    hash_seconds = bcrypt_seconds()
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -464,15 +624,10 @@ def main() -> None:
     rows: list[tuple[str, dict[str, float]]] = []
     try:
         wait_until_up(base_url, server)
+        meter = CpuMeter(server.pid)
         tokens = log_in(base_url, fixtures["users"], fixtures["password"])
         with tempfile.TemporaryDirectory() as scratch:
-            scripts = write_scripts(
-                Path(scratch),
-                fixtures["ids"],
-                fixtures["cold_ids"],
-                fixtures["user_ids"],
-                tokens,
-            )
+            scripts = write_scripts(Path(scratch), fixtures, tokens)
             manage(env, "warm_cache", "--posts", str(POST_IDS * 2))
             for target in TARGETS:
                 if args.only and not any(word in target.label for word in args.only):
@@ -482,12 +637,24 @@ def main() -> None:
                 headers = (f"Authorization: Bearer {tokens[0]}",) if target.authenticated else ()
                 script = scripts[target.script] if target.script else None
                 url = base_url + target.path
+                connections = target.connections or args.connections
+                if target.during_logins:
+                    connections = 2
                 if target.warm_up:
-                    run_wrk(wrk, url, args.connections, 2, headers, script)
-                result = run_wrk(wrk, url, args.connections, args.seconds, headers, script)
+                    run_wrk(wrk, url, connections, 2, headers, script)
+                meter.start()
+                seconds = args.seconds * target.duration_factor
+                result = run_wrk(wrk, url, connections, seconds, headers, script)
+                result.update(meter.per_request(int(result["requests"])))
                 rows.append((target.label, result))
+                if target.during_logins:
+                    during = run_wrk_during_logins(
+                        wrk, base_url, scripts["login"], url, args.seconds, headers
+                    )
+                    rows.append((target.label + ", while logging in", during))
         if not args.only or any(word in "websocket ping" for word in args.only):
             tickets = ws_tickets(base_url, tokens, args.connections)
+            meter.start()
             ws = asyncio.run(
                 websocket_round_trips(
                     base_url.replace("http", "ws") + "/ws/v1/",
@@ -497,6 +664,7 @@ def main() -> None:
                     tickets=tickets,
                 )
             )
+            ws.update(meter.per_request(int(ws["rps"] * args.seconds)))
             rows.append(("websocket ping round trip", ws))
     finally:
         server.send_signal(signal.SIGINT)
@@ -508,14 +676,35 @@ def main() -> None:
         f"{args.connections} concurrent clients, {args.seconds} s each"
     )
     print(
-        f"{'target':<38}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
-        f"{'non-2xx':>9}{'sock err':>9}"
+        f"{'target':<42}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
+        f"{'non-2xx':>9}{'sock err':>9}{'CPU ms/req':>11}{'web CPU':>9}"
     )
     for label, row in rows:
-        print(
-            f"{label:<38}{row['rps']:>9.0f}{row['p50']:>9.1f}{row['p90']:>9.1f}"
-            f"{row['p99']:>9.1f}{row['non_2xx']:>9}{row['socket_errors']:>9}"
+        cpu = (
+            f"{row['cpu_ms']:>11.2f}{row['web_cpu_ms']:>9.2f}"
+            if "cpu_ms" in row
+            else f"{'-':>11}{'-':>9}"
         )
+        print(
+            f"{label:<42}{row['rps']:>9.0f}{row['p50']:>9.1f}{row['p90']:>9.1f}"
+            f"{row['p99']:>9.1f}{row['non_2xx']:>9}{row['socket_errors']:>9}{cpu}"
+        )
+    print(
+        "\nCPU ms/req: user+system CPU of the whole server tree (web, worker, beat) per request;"
+        " web CPU: of the web processes alone."
+    )
+    cores = len(os.sched_getaffinity(0))
+    ceiling = cores / hash_seconds
+    for label, row in rows:
+        if label.startswith("login"):
+            print(
+                f"login: one bcrypt hash (cost 12) is {hash_seconds * 1000:.0f} ms of CPU here, so "
+                f"{cores} cores cap logins at {ceiling:.1f}/s; measured {row['rps']:.1f}/s, "
+                f"{row['rps'] / ceiling:.2f} of the ceiling. The server spent "
+                f"{row['cpu_ms']:.0f} ms of CPU per login: on an otherwise idle machine it could "
+                f"reach {hash_seconds * 1000 / row['cpu_ms']:.2f} of the ceiling (less the "
+                "database's share)"
+            )
     for label, row in rows:
         if "hits" in row:
             cacheable = row["hits"] + row["misses"]
