@@ -23,7 +23,7 @@ from config.api.filters import DateOrDateTimeFilter
 from config.api.ordering import ORDERING_PARAM, ordered, ordering_errors
 from config.core.errors import ValidationFailed
 from content.models import LIVE, Comment, Post, PostStatus
-from content.selectors import post_search, search_is_ranked
+from content.selectors import post_search, posts_tagged, search_is_ranked
 
 SEARCH_MAX_LENGTH = 200
 # The post list's `?ordering=` choices and its default order.
@@ -97,10 +97,7 @@ class PostFilterSet(django_filters.FilterSet):
         )
 
     def filter_tag(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        """A semi-join on the join table's (tag, post) index: the tag's post ids come from the
-        index alone, and no row of the page is repeated."""
-        tagged = Post.tags.through.objects.filter(tag_id=value.strip().lower())
-        return qs.filter(pk__in=tagged.values("post_id"))
+        return posts_tagged(qs, value.strip().lower())
 
     def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         return post_search(qs, value) if value.strip() else qs

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import BooleanField, Expression, F, Q, QuerySet
 
 from accounts.models import is_admin
 from content.models import LIVE, PUBLIC_STATUSES, Post, PostStatus
@@ -126,6 +126,52 @@ def post_search(posts: QuerySet[Post], text: str) -> QuerySet[Post]:
     for term in text.split()[:SEARCH_TERMS_MAX]:
         posts = posts.filter(Q(title__icontains=term) | Q(body__icontains=term))
     return posts
+
+
+class TagNamesContain(Expression):
+    """`tag_names @> ARRAY[tag]` on the post row (PostgreSQL; content migration 0006).
+
+    The column is no model field (Django never writes it), so this names it on the query's
+    own alias of the post table, relabelled like a column when the query becomes a subquery.
+    """
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, tag: str, alias: str | None = None) -> None:
+        super().__init__()
+        self.tag = tag
+        self.alias = alias
+
+    def resolve_expression(self, query: Any = None, *args: Any, **kwargs: Any) -> TagNamesContain:
+        resolved = self.copy()
+        resolved.alias = query.get_initial_alias()
+        return resolved
+
+    def relabeled_clone(self, change_map: dict[str, str]) -> TagNamesContain:
+        clone = self.copy()
+        clone.alias = change_map.get(self.alias, self.alias)
+        return clone
+
+    def get_refs(self) -> set[str]:
+        return set()
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        column = f"{compiler.quote_name_unless_alias(self.alias)}.tag_names"
+        return f"{column} @> ARRAY[%s]::varchar(50)[]", [self.tag]
+
+
+def posts_tagged(posts: QuerySet[Post], tag: str) -> QuerySet[Post]:
+    """Posts with the tag (a normalised, lower-case name).
+
+    On PostgreSQL through the post's own `tag_names`, which the (search_vector, tag_names) GIN
+    index narrows together with a search; elsewhere a semi-join on the join table's (tag, post)
+    index, so no row is repeated either way.
+    """
+    if connection.vendor == "postgresql":
+        return posts.filter(TagNamesContain(tag))
+    tagged = Post.tags.through.objects.filter(tag_id=tag)
+    return posts.filter(pk__in=tagged.values("post_id"))
 
 
 def search_is_ranked() -> bool:
