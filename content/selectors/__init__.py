@@ -2,6 +2,7 @@
 
 from content.selectors.comments import comment_get, comment_list
 from content.selectors.posts import (
+    authors_apart,
     own_drafts_count,
     post_count_unfiltered,
     post_for_comments,
@@ -25,6 +26,7 @@ from content.selectors.visibility import parse_uuid, post_visibility
 
 __all__ = [
     "attachments_attach",
+    "authors_apart",
     "comment_get",
     "comment_list",
     "own_drafts_count",

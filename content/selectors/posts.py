@@ -8,9 +8,9 @@ from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import BooleanField, Expression, F, Q, QuerySet
+from django.db.models import BooleanField, Expression, F, Prefetch, Q, QuerySet
 
-from accounts.models import is_admin
+from accounts.models import User, is_admin
 from content.models import LIVE, PUBLIC_STATUSES, Post, PostStatus
 from content.read_cache import drafts_count_cached, feed_count_cached, post_detail_cached
 from content.representations import post_representation
@@ -36,6 +36,9 @@ LIST_FIELDS = (
 )
 
 
+AUTHOR_FIELDS = ("id", "username", "display_name")
+
+
 def post_list(*, actor: Any) -> QuerySet[Post]:
     """Live posts the actor may read, with their authors; `post_relations_attach` adds the tags
     and attachments of a page in two more queries."""
@@ -43,6 +46,22 @@ def post_list(*, actor: Any) -> QuerySet[Post]:
         Post.objects.filter(LIVE, post_visibility(actor))
         .select_related("author")
         .only(*LIST_FIELDS)
+    )
+
+
+def authors_apart(posts: QuerySet[Post]) -> QuerySet[Post]:
+    """`posts` whose authors come in a second query (`id IN` the page's) instead of a join.
+
+    For a ranked search page: joined, PostgreSQL hashes the whole user table for the few
+    hundred matches (measured at 10k users: 6-9 ms against 2 ms for the page alone, and a
+    fraction of a millisecond for the 20 authors).
+    """
+    fields = [name for name in LIST_FIELDS if not name.startswith("author__")]
+    authors = User.objects.only(*AUTHOR_FIELDS)
+    return (
+        posts.select_related(None)
+        .only(*fields, "author_id")
+        .prefetch_related(Prefetch("author", queryset=authors))
     )
 
 

@@ -144,8 +144,10 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
 
     def filter_queryset(self, queryset: Any) -> Any:
         queryset = super().filter_queryset(queryset)
-        ranked = self.request.query_params.get("search", "").strip()
-        if ranked and selectors.search_is_ranked() and "ordering" not in self.request.query_params:
+        if not self.count_with_page(self.request):
+            return queryset
+        queryset = selectors.authors_apart(queryset)
+        if "ordering" not in self.request.query_params:
             queryset = queryset.order_by("-search_rank", "-created_at", "-id")
         return queryset
 

@@ -200,11 +200,10 @@ def test_search_with_a_tag_counts_and_pages_every_match_once(
     query = {"search": "festival", "status": "published", "tag": "python", "limit": 2}
     api_client.get(URL, query)
 
-    # PostgreSQL: the page with its count (COUNT(*) OVER ()), then tags and attachments;
-    # SQLite: the count on its own first.
-    from django.db import connection
-
-    with django_assert_num_queries(3 if connection.vendor == "postgresql" else 4):
+    # PostgreSQL: the page with its count (COUNT(*) OVER ()), its authors (no join: see
+    # content.selectors.authors_apart), then tags and attachments; SQLite: the count on its
+    # own, then the page with its authors joined, tags and attachments.
+    with django_assert_num_queries(4):
         first = api_client.get(URL, query).json()
     second = api_client.get(URL, {**query, "offset": 2}).json()
     past_the_end = api_client.get(URL, {**query, "offset": 10}).json()
@@ -214,6 +213,14 @@ def test_search_with_a_tag_counts_and_pages_every_match_once(
     assert sorted(found) == sorted(str(post.pk) for post in matches)
     assert past_the_end["results"] == []
     assert all(item["tags"] == ["music", "python"] for item in first["results"])
+    authors = {str(post.pk): post.author for post in matches}
+    for item in first["results"] + second["results"]:
+        author = authors[item["id"]]
+        assert item["author"] == {
+            "id": str(author.pk),
+            "username": author.username,
+            "display_name": author.display_name,
+        }
 
 
 def test_search_without_matches_counts_zero(api_client: APIClient) -> None:
