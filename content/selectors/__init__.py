@@ -2,7 +2,6 @@
 
 from content.selectors.comments import comment_get, comment_list
 from content.selectors.posts import (
-    authors_apart,
     own_drafts_count,
     post_count_unfiltered,
     post_for_comments,
@@ -14,6 +13,7 @@ from content.selectors.posts import (
     public_post_detail,
     public_post_get,
     search_is_ranked,
+    search_page_shaped,
     tag_names_attach,
 )
 from content.selectors.uploads import (
@@ -26,7 +26,6 @@ from content.selectors.visibility import parse_uuid, post_visibility
 
 __all__ = [
     "attachments_attach",
-    "authors_apart",
     "comment_get",
     "comment_list",
     "own_drafts_count",
@@ -42,6 +41,7 @@ __all__ = [
     "public_post_detail",
     "public_post_get",
     "search_is_ranked",
+    "search_page_shaped",
     "tag_names_attach",
     "upload_get",
     "upload_list",

@@ -146,7 +146,7 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
         queryset = super().filter_queryset(queryset)
         if not self.count_with_page(self.request):
             return queryset
-        queryset = selectors.authors_apart(queryset)
+        queryset = selectors.search_page_shaped(queryset)
         if "ordering" not in self.request.query_params:
             queryset = queryset.order_by("-search_rank", "-created_at", "-id")
         return queryset
