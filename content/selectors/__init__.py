@@ -3,6 +3,7 @@
 from content.selectors.comments import comment_get, comment_list
 from content.selectors.posts import (
     own_drafts_count,
+    own_drafts_first,
     post_count_unfiltered,
     post_for_comments,
     post_get,
@@ -29,6 +30,7 @@ __all__ = [
     "comment_get",
     "comment_list",
     "own_drafts_count",
+    "own_drafts_first",
     "parse_uuid",
     "post_count_unfiltered",
     "post_for_comments",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
@@ -237,6 +238,21 @@ def post_count_unfiltered(*, actor: Any) -> int:
     if actor is None or not actor.is_authenticated:
         return public
     return public + own_drafts_count(actor=actor)
+
+
+def own_drafts_first(
+    *, actor: Any, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> Sequence[Post]:
+    """The member's first `limit` live drafts in the list's order (-created_at, -id), only
+    those that sort before `after` (a (created_at, id) boundary) when given; with relations."""
+    drafts = post_list(actor=actor).filter(status=PostStatus.DRAFT, author_id=actor.pk)
+    if after is not None:
+        created_at, post_id = after
+        drafts = drafts.filter(
+            Q(created_at__gt=created_at) | Q(created_at=created_at, pk__gt=post_id)
+        )
+    page = list(drafts.order_by("-created_at", "-id")[:limit])
+    return post_relations_attach(page) if page else page
 
 
 def own_drafts_count(*, actor: Any) -> int:
