@@ -23,7 +23,7 @@ from config.api.filters import DateOrDateTimeFilter
 from config.api.ordering import ORDERING_PARAM, ordered, ordering_errors
 from config.core.errors import ValidationFailed
 from content.models import LIVE, Comment, Post, PostStatus
-from content.selectors import post_search, search_is_ranked
+from content.selectors import post_search, posts_tagged, search_is_ranked
 
 SEARCH_MAX_LENGTH = 200
 # The post list's `?ordering=` choices and its default order.
@@ -91,16 +91,23 @@ class PostFilterSet(django_filters.FilterSet):
         model = Post
         fields: list[str] = []
 
+    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        # django-filter deep-copies every filter and builds a form class of them all per
+        # request; each filter here reads its own one parameter, so the ones the query does not
+        # name would only validate None. Measured: ~0.4 ms of a filtered list's CPU.
+        if data is not None:
+            self.base_filters = {
+                name: declared for name, declared in self.base_filters.items() if name in data
+            }
+        super().__init__(data, *args, **kwargs)
+
     def filter_author_username(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         return qs.alias(author_username_lower=Lower("author__username")).filter(
             author_username_lower=value.lower()
         )
 
     def filter_tag(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        """A semi-join on the join table's (tag, post) index: the tag's post ids come from the
-        index alone, and no row of the page is repeated."""
-        tagged = Post.tags.through.objects.filter(tag_id=value.strip().lower())
-        return qs.filter(pk__in=tagged.values("post_id"))
+        return posts_tagged(qs, value.strip().lower())
 
     def filter_search(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         return post_search(qs, value) if value.strip() else qs

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from django.http import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
@@ -144,8 +146,10 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
 
     def filter_queryset(self, queryset: Any) -> Any:
         queryset = super().filter_queryset(queryset)
-        ranked = self.request.query_params.get("search", "").strip()
-        if ranked and selectors.search_is_ranked() and "ordering" not in self.request.query_params:
+        if not self.count_with_page(self.request):
+            return queryset
+        queryset = selectors.search_page_shaped(queryset)
+        if "ordering" not in self.request.query_params:
             queryset = queryset.order_by("-search_rank", "-created_at", "-id")
         return queryset
 
@@ -162,15 +166,42 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
         return queryset.count()
 
     def list(self, request: Request) -> Response:
-        if is_default_first_page(request, OffsetPagination.default_limit) and (
-            _sees_only_public_posts(request.user)
-        ):
-            data, hit, validators = read_cache.feed_first_page_cached(
-                request.get_host(), self._shared_page_data
-            )
-            response = Response(data, headers={"X-Cache": "hit" if hit else "miss"})
-            return _public(response, validators, FEED_CALLERS)
+        if is_default_first_page(request, OffsetPagination.default_limit):
+            if _sees_only_public_posts(request.user):
+                data, hit, validators = read_cache.feed_first_page_cached(
+                    request.get_host(), self._shared_page_data
+                )
+                response = Response(data, headers={"X-Cache": "hit" if hit else "miss"})
+                return _public(response, validators, FEED_CALLERS)
+            if not is_admin(request.user):
+                return Response(self._member_first_page_data(request))
         return Response(self._list_page_data())
+
+    def _member_first_page_data(self, request: Request) -> dict[str, Any]:
+        """The default first page of a member with live drafts, without reading the feed again:
+        the shared page merged with their own drafts newer than its last post, in the list's
+        order (-created_at, -id); the shared page's posts read alike for every caller. Only
+        drafts that sort before that last post can be on this page, and usually there are none
+        (one indexed query that finds nothing)."""
+        shared, _hit, _validators = read_cache.feed_first_page_cached(
+            request.get_host(), self._shared_page_data
+        )
+        limit = OffsetPagination.default_limit
+        last = shared["results"][limit - 1] if len(shared["results"]) >= limit else None
+        after = (_parsed_time(last["created_at"]), UUID(last["id"])) if last else None
+        drafts = selectors.own_drafts_first(actor=request.user, after=after, limit=limit)
+        merged = sorted(
+            [*shared["results"], *(post_representation(post) for post in drafts)],
+            key=lambda item: (_parsed_time(item["created_at"]), UUID(item["id"])),
+            reverse=True,
+        )[:limit]
+        # Offset pages: is_default_first_page admits no other pagination parameter.
+        paginator = self.paginator.style
+        paginator.request = request
+        paginator.limit = limit
+        paginator.offset = 0
+        paginator.count = selectors.post_count_unfiltered(actor=request.user)
+        return paginator.get_paginated_response(merged).data
 
     def _shared_page_data(self) -> dict[str, Any]:
         self.shared_page = True
@@ -381,6 +412,10 @@ FEED_CALLERS = Callers(
     excluded_roles=(Role.ADMIN.value,),
     zero_counts=((read_cache.drafts_count_key("{user_id}"), read_cache.FEED_VERSION_KEY),),
 )
+
+
+def _parsed_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
 
 
 def _sees_only_public_posts(user: Any) -> bool:

@@ -200,8 +200,9 @@ def test_search_with_a_tag_counts_and_pages_every_match_once(
     query = {"search": "festival", "status": "published", "tag": "python", "limit": 2}
     api_client.get(URL, query)
 
-    # PostgreSQL: the page with its count (COUNT(*) OVER ()), then tags and attachments;
-    # SQLite: the count on its own first.
+    # PostgreSQL: the page with its count (COUNT(*) OVER ()) and tag names, its authors (no
+    # join: see content.selectors.search_page_shaped), then attachments; SQLite: the count on
+    # its own, then the page with its authors joined, tags and attachments.
     from django.db import connection
 
     with django_assert_num_queries(3 if connection.vendor == "postgresql" else 4):
@@ -214,6 +215,14 @@ def test_search_with_a_tag_counts_and_pages_every_match_once(
     assert sorted(found) == sorted(str(post.pk) for post in matches)
     assert past_the_end["results"] == []
     assert all(item["tags"] == ["music", "python"] for item in first["results"])
+    authors = {str(post.pk): post.author for post in matches}
+    for item in first["results"] + second["results"]:
+        author = authors[item["id"]]
+        assert item["author"] == {
+            "id": str(author.pk),
+            "username": author.username,
+            "display_name": author.display_name,
+        }
 
 
 def test_search_without_matches_counts_zero(api_client: APIClient) -> None:
@@ -223,3 +232,76 @@ def test_search_without_matches_counts_zero(api_client: APIClient) -> None:
 
     assert answer["count"] == 0
     assert answer["results"] == []
+
+
+def test_the_tag_filter_follows_every_change_of_a_posts_tags(
+    author: Any, author_client: APIClient
+) -> None:
+    created = author_client.post(
+        URL, {"title": "Tagged", "status": "published", "tags": ["Rust", "go"]}, format="json"
+    ).json()
+    bulk = author_client.post(
+        f"{URL}/bulk",
+        {"items": [{"title": "Bulk", "status": "published", "tags": ["rust"]}]},
+        format="json",
+    ).json()["results"]
+    PostFactory(tags=["go"])
+
+    def tagged(tag: str) -> set[str]:
+        return set(ids(author_client.get(URL, {"tag": tag})))
+
+    assert tagged("rust") == {created["id"], bulk[0]["id"]}
+    author_client.patch(f"{URL}/{created['id']}", {"tags": ["zig"]}, format="json")
+    assert tagged("rust") == {bulk[0]["id"]}
+    assert tagged("zig") == {created["id"]}
+    author_client.patch(f"{URL}/{created['id']}", {"tags": []}, format="json")
+    assert tagged("zig") == set()
+    assert len(tagged("go")) == 1
+
+
+@pytest.mark.postgres
+def test_posts_carry_their_tag_names_for_the_search_index_on_postgres() -> None:
+    from django.db import connection
+
+    post = PostFactory(tags=["b", "a"])
+    untagged = PostFactory()
+
+    def tag_names(target: Post) -> list[str] | None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT tag_names FROM content_post WHERE id = %s", [target.pk])
+            return cursor.fetchone()[0]
+
+    assert tag_names(post) == ["a", "b"]
+    assert tag_names(untagged) is None
+    post.tags.remove("a")
+    assert tag_names(post) == ["b"]
+    # A save from an instance read before the change cannot put the old names back.
+    Post.objects.get(pk=post.pk).save()
+    assert tag_names(post) == ["b"]
+    Post.tags.through.objects.filter(post_id=post.pk).update(post_id=untagged.pk)
+    assert (tag_names(post), tag_names(untagged)) == ([], ["b"])
+
+
+def test_a_tag_inside_a_subquery_reads_the_subquerys_own_rows() -> None:
+    from django.db.models import Exists
+
+    from content.filters import post_filters_apply
+
+    posts = {PostFactory(tags=["inner"]).pk, PostFactory(tags=["other"]).pk}
+    inner = post_filters_apply(Post.objects.all(), {"tag": "inner"})
+
+    # Uncorrelated: every post has some post tagged `inner` beside it.
+    outer = Post.objects.filter(Exists(inner))
+
+    assert set(outer.values_list("pk", flat=True)) == posts
+
+
+def test_a_search_page_shows_each_posts_current_tags(author: Any, author_client: APIClient) -> None:
+    tagged = PostFactory(title="Festival tagged", tags=["b", "a"], author=author)
+    untagged = PostFactory(title="Festival untagged")
+    author_client.patch(f"{URL}/{tagged.pk}", {"tags": ["c", "a"]}, format="json")
+
+    results = author_client.get(URL, {"search": "festival"}).json()["results"]
+
+    tags = {item["id"]: item["tags"] for item in results}
+    assert tags == {str(tagged.pk): ["a", "c"], str(untagged.pk): []}

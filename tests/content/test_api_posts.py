@@ -269,3 +269,66 @@ def test_authenticated_list_query_count_does_not_grow_with_page_size(
         with django_assert_num_queries(6 if limit == 2 else 4):
             response = author_client.get(URL, {"limit": limit})
         assert len(response.json()["results"]) == limit
+
+
+def _feed_with_drafts(member: Any, *, newer_drafts: int) -> None:
+    """22 public posts a minute apart, the member's drafts (`newer_drafts` among the newest
+    posts, three older than the first page), someone else's newest draft."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    start = timezone.now() - dt.timedelta(days=1)
+
+    def at(post: Post, minutes: float) -> None:
+        Post.objects.filter(pk=post.pk).update(created_at=start + dt.timedelta(minutes=minutes))
+
+    for minute in range(22):
+        at(PostFactory(tags=["feed"]), minute)
+    for index in range(newer_drafts):
+        at(PostFactory(author=member, status=PostStatus.DRAFT, tags=["mine"]), 10.5 + index)
+    for minute in range(3):
+        at(PostFactory(author=member, status=PostStatus.DRAFT), minute - 5)
+    at(PostFactory(status=PostStatus.DRAFT), 30)
+
+
+@pytest.mark.parametrize("newer_drafts", [0, 2, 25])
+@pytest.mark.parametrize("query", ["", "limit=20", "offset=0&limit=20"])
+def test_a_members_default_first_page_with_drafts_is_the_page_django_computes(
+    monkeypatch: pytest.MonkeyPatch, newer_drafts: int, query: str
+) -> None:
+    from content.views import posts as views
+    from tests.factories import UserFactory
+
+    member = UserFactory()
+    _feed_with_drafts(member, newer_drafts=newer_drafts)
+    client = APIClient()
+    client.force_authenticate(member)
+    APIClient().get(URL)  # the shared page, cached
+
+    merged = client.get(f"{URL}?{query}")
+    monkeypatch.setattr(views, "is_default_first_page", lambda request, limit: False)
+    computed = client.get(f"{URL}?{query}")
+
+    assert merged.status_code == computed.status_code == 200
+    assert merged.content == computed.content
+    assert merged.json()["count"] == 22 + newer_drafts + 3
+
+
+@pytest.mark.parametrize(("newer_drafts", "queries"), [(0, 1), (2, 3)])
+def test_a_members_first_page_reads_only_their_newer_drafts(
+    django_assert_num_queries: Any, newer_drafts: int, queries: int
+) -> None:
+    from tests.factories import UserFactory
+
+    member = UserFactory()
+    _feed_with_drafts(member, newer_drafts=newer_drafts)
+    client = APIClient()
+    client.force_authenticate(member)
+    client.get(URL)
+
+    # The drafts newer than the shared page's last post (then their tags and attachments);
+    # the shared page and both counts come from the cache.
+    with django_assert_num_queries(queries):
+        page = client.get(URL).json()
+    assert [item["status"] for item in page["results"]].count("draft") == newer_drafts

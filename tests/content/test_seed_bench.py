@@ -136,3 +136,25 @@ def test_the_update_variant_fills_search_vectors_too() -> None:
     _seed(search_vectors="update")
 
     assert not Post.objects.filter(search_vector=None).exists()
+
+
+def _tag_names_by_post() -> dict[str, list[str]]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, tag_names FROM content_post")
+        return {str(post_id): sorted(names or []) for post_id, names in cursor.fetchall()}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("search_vectors", ["trigger", "update"])
+def test_every_post_carries_its_tag_names_after_a_postgresql_load(search_vectors: str) -> None:
+    _seed(search_vectors=search_vectors)
+
+    expected: dict[str, list[str]] = {str(post.pk): [] for post in Post.objects.only("id")}
+    for post_id, tag in Post.tags.through.objects.values_list("post_id", "tag_id"):
+        expected[str(post_id)].append(tag)
+    assert _tag_names_by_post() == {key: sorted(names) for key, names in expected.items()}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tgenabled FROM pg_trigger WHERE tgname = 'content_post_tag_names_insert'"
+        )
+        assert cursor.fetchone() == ("O",)
