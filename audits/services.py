@@ -23,6 +23,7 @@ import ipaddress
 import logging
 import math
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -65,6 +66,10 @@ SEAL_SOON_BUDGET_SECONDS = 0.05
 # pg_advisory_xact_lock key of the sealer: "AUDITSEA" read as a big-endian 64-bit integer.
 SEAL_LOCK_KEY = int.from_bytes(b"AUDITSEA", "big") - 2**63
 _SEALED_FIELDS = ["sequence", "prev_hash", "hash"]
+# A thread of this process sealing on commit, and whether a writer asked for a seal since it
+# began (`audit_chain_seal_soon`).
+_sealer = threading.Lock()
+_seal_wanted = threading.Event()
 _LINKED_FIELDS = (
     "id",
     "occurred_at",
@@ -75,6 +80,19 @@ _LINKED_FIELDS = (
     "request_id",
     "content_digest",
 )
+# The same as columns, in the order of `_Unsealed`'s fields.
+_LINKED_COLUMNS = (
+    "id",
+    "occurred_at",
+    "actor_id",
+    "action",
+    "target_type",
+    "target_id",
+    "request_id",
+    "content_digest",
+)
+_RECORD_TABLE = AuditRecord._meta.db_table
+_HEAD_TABLE = AuditChainHead._meta.db_table
 
 # The events the application itself records. External callers may not send these, so a
 # service key cannot forge a login or a role change in the trail.
@@ -204,7 +222,7 @@ def audit_chain_seal(
             continue
         if deadline is not None and time.monotonic() > deadline:
             return total
-        if not AuditRecord.objects.filter(sequence__isnull=True).exists():
+        if not _unsealed_exist():
             return total
 
 
@@ -215,12 +233,27 @@ def audit_chain_seal_soon() -> None:
     another here either; whatever a race leaves unsealed is taken by the next write's seal or
     by the beat task (`tasks.audit_chain_seal`). SQLite serialises writers anyway, so there
     the seal simply waits its turn.
+
+    Within one process, a writer that finds another of its threads sealing does not even try
+    the lock (a busy try costs three round trips): it raises a flag, and the thread at work
+    seals again once it lets go while the flag is up (within the same budget), so a record
+    committed before its flag went up is in that later pass.
     """
-    try:
-        audit_chain_seal(wait=connection.vendor != "postgresql", budget=SEAL_SOON_BUDGET_SECONDS)
-    except Exception:
-        # The write itself committed; the beat task seals the record later.
-        logger.exception("Sealing the audit chain failed; the beat task will retry")
+    _seal_wanted.set()
+    deadline = time.monotonic() + SEAL_SOON_BUDGET_SECONDS
+    while _seal_wanted.is_set() and _sealer.acquire(blocking=False):
+        try:
+            _seal_wanted.clear()
+            audit_chain_seal(
+                wait=connection.vendor != "postgresql", budget=SEAL_SOON_BUDGET_SECONDS
+            )
+        except Exception:
+            # The write itself committed; the beat task seals the record later.
+            logger.exception("Sealing the audit chain failed; the beat task will retry")
+        finally:
+            _sealer.release()
+        if time.monotonic() > deadline:
+            return
 
 
 def audit_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
@@ -376,64 +409,122 @@ def _event_checked(event: AuditEvent) -> tuple[AuditEvent, dict[str, list[Any]]]
 def _chain_seal_batch(*, batch_size: int, wait: bool) -> int | None:
     """Seal up to `batch_size` records in one transaction; None if the lock was busy."""
     with transaction.atomic():
-        if not _chain_lock(wait=wait):
-            return None
-        head = _chain_head_lock()
-        pending = list(
-            AuditRecord.objects.filter(sequence__isnull=True)
-            .order_by("id")
-            .only(*_LINKED_FIELDS)[:batch_size]
-        )
+        if connection.vendor == "postgresql":
+            taken = _chain_take_postgresql(batch_size=batch_size, wait=wait)
+            if taken is None:
+                return None
+            head, pending = taken
+        else:
+            head = _chain_head_lock()
+            pending = _chain_pending(batch_size)
         if not pending:
             return 0
         for record in pending:
             record.sequence, record.prev_hash = head.sequence + 1, head.hash
             record.hash = record_link_hash(record)
             head.sequence, head.hash = record.sequence, record.hash
-        _sealed_fields_update(pending)
-        head.save(update_fields=["sequence", "hash"])
+        _sealed_fields_update(pending, head)
         return len(pending)
 
 
-def _sealed_fields_update(records: list[AuditRecord]) -> None:
-    """Write the chain fields of `records` back in one UPDATE.
+@dataclass
+class _Unsealed:
+    """What linking a record reads and writes (the fields `record_link_hash` covers)."""
 
-    On PostgreSQL a join with a VALUES list (linear in the batch, where `bulk_update`'s CASE
-    per field is quadratic); elsewhere `bulk_update`.
+    id: uuid.UUID
+    occurred_at: dt.datetime
+    actor_id: uuid.UUID | None
+    action: str
+    target_type: str
+    target_id: str
+    request_id: str
+    content_digest: str
+    sequence: int | None = None
+    prev_hash: str | None = None
+    hash: str | None = None
+
+
+def _chain_pending(batch_size: int) -> list[Any]:
+    return list(
+        AuditRecord.objects.filter(sequence__isnull=True)
+        .order_by("id")
+        .only(*_LINKED_FIELDS)[:batch_size]
+    )
+
+
+def _chain_take_postgresql(
+    *, batch_size: int, wait: bool
+) -> tuple[AuditChainHead, list[Any]] | None:
+    """On PostgreSQL: the sealer's advisory lock (tried, unless `wait`) and the head row
+    locked, in one statement; then the oldest unsealed records. None when the lock is busy.
+
+    The lock comes first (`OFFSET 0` keeps the planner from evaluating it anywhere else), so
+    a busy sealer costs no row-lock queue. That statement's snapshot may predate the previous
+    sealer's commit, but `FOR UPDATE` reads the head's newest version; the records are read
+    by a statement of their own, whose snapshot follows the lock.
+    """
+    lock = (
+        "SELECT true AS got FROM pg_advisory_xact_lock(%s) OFFSET 0"
+        if wait
+        else "SELECT pg_try_advisory_xact_lock(%s) AS got OFFSET 0"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT l.got, h.sequence, h.hash FROM ({lock}) AS l "  # noqa: S608
+            f"LEFT JOIN LATERAL (SELECT sequence, hash FROM {_HEAD_TABLE} "
+            "WHERE l.got AND id = 1 FOR UPDATE) AS h ON true",
+            [SEAL_LOCK_KEY],
+        )
+        got, head_sequence, head_hash = cursor.fetchone()
+        if not got:
+            return None
+        if head_sequence is None:
+            # The first seal ever (or one whose snapshot missed it): made or found under the
+            # lock we now hold.
+            return _chain_head_lock(), _chain_pending(batch_size)
+        cursor.execute(
+            f"SELECT {', '.join(_LINKED_COLUMNS)} FROM {_RECORD_TABLE} "  # noqa: S608
+            "WHERE sequence IS NULL ORDER BY id LIMIT %s",
+            [batch_size],
+        )
+        pending = [_Unsealed(*row) for row in cursor.fetchall()]
+    return AuditChainHead(pk=1, sequence=head_sequence, hash=head_hash), pending
+
+
+def _sealed_fields_update(records: list[Any], head: AuditChainHead) -> None:
+    """Write the chain fields of `records` back and move the head to the last of them.
+
+    On PostgreSQL one statement: an UPDATE joined with a VALUES list (linear in the batch,
+    where `bulk_update`'s CASE per field is quadratic) and the head's UPDATE. Elsewhere
+    `bulk_update` and the head's save.
     """
     if connection.vendor != "postgresql":
         AuditRecord.objects.bulk_update(records, _SEALED_FIELDS, batch_size=len(records))
+        head.save(update_fields=["sequence", "hash"])
         return
-    table = connection.ops.quote_name(AuditRecord._meta.db_table)
     rows = ", ".join(["(%s::uuid, %s::bigint, %s, %s)"] * len(records))
     params: list[Any] = []
     for record in records:
         params += [record.id, record.sequence, record.prev_hash, record.hash]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} AS r SET sequence = v.sequence, prev_hash = v.prev_hash, "  # noqa: S608
-            f"hash = v.hash FROM (VALUES {rows}) AS v(id, sequence, prev_hash, hash) "
-            "WHERE r.id = v.id AND r.sequence IS NULL",
-            params,
+            f"WITH v (id, sequence, prev_hash, hash) AS (VALUES {rows}), "  # noqa: S608
+            f"sealed AS (UPDATE {_RECORD_TABLE} AS r SET sequence = v.sequence, "
+            "prev_hash = v.prev_hash, hash = v.hash FROM v "
+            "WHERE r.id = v.id AND r.sequence IS NULL RETURNING r.id) "
+            f"UPDATE {_HEAD_TABLE} SET sequence = %s, hash = %s WHERE id = 1 "
+            "RETURNING (SELECT count(*) FROM sealed)",
+            [*params, head.sequence, head.hash],
         )
-        if cursor.rowcount != len(records):
-            raise RuntimeError("Audit records changed while they were being sealed")
+        row = cursor.fetchone()
+    if row is None or row[0] != len(records):
+        raise RuntimeError("Audit records changed while they were being sealed")
 
 
-def _chain_lock(*, wait: bool) -> bool:
-    """On PostgreSQL, the sealer's advisory lock for this transaction (False if busy and
-    `wait` is off), taken before the head row so a busy sealer costs no row-lock queue.
-
-    Elsewhere (SQLite) the write transaction itself (BEGIN IMMEDIATE) serialises sealers.
-    """
-    if connection.vendor != "postgresql":
-        return True
+def _unsealed_exist() -> bool:
     with connection.cursor() as cursor:
-        if wait:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
-            return True
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
-        return bool(cursor.fetchone()[0])
+        cursor.execute(f"SELECT 1 FROM {_RECORD_TABLE} WHERE sequence IS NULL LIMIT 1")  # noqa: S608
+        return cursor.fetchone() is not None
 
 
 def _chain_head_lock() -> AuditChainHead:

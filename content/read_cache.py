@@ -7,6 +7,7 @@ outage degrades to the database (config.core.cache_aside helpers), never to a 50
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +16,9 @@ from uuid import UUID
 from django.conf import settings
 
 from config.core.cache_aside import (
+    CACHE_ERRORS,
+    LUA_VERSION_BUMP,
+    CacheScript,
     cache_get,
     cache_get_many,
     cache_set,
@@ -22,6 +26,8 @@ from config.core.cache_aside import (
     cache_version_bump,
     cached,
 )
+
+logger = logging.getLogger("agora.cache")
 
 TTL_SECONDS = 15 * 60
 # Per-post counters outlive the entries keyed on them (see cache_version_bump).
@@ -108,12 +114,43 @@ def post_invalidate(post_id: UUID) -> None:
     cache_version_bump(FEED_VERSION_KEY)
 
 
+# KEYS: the post's version counter, the feed's. ARGV: the feed page ids' key with `{version}`
+# in it, the post counter's timeout, the post id. The ids are pickled strings: the id's text is
+# in the bytes exactly when the page shows the post.
+_POST_COMMENTS_CHANGED = (
+    LUA_VERSION_BUMP
+    + """
+version_bump(KEYS[1], ARGV[2])
+local version = tonumber(redis.call('GET', KEYS[2])) or 1
+local at, to = string.find(ARGV[1], '{version}', 1, true)
+local ids_key = string.sub(ARGV[1], 1, at - 1) .. version .. string.sub(ARGV[1], to + 1)
+local shown = redis.call('GET', ids_key)
+if (not shown) or string.find(shown, ARGV[3], 1, true) then version_bump(KEYS[2], 0) end
+return version
+"""
+)
+_post_comments_changed = CacheScript(_POST_COMMENTS_CHANGED)
+
+
 def post_comments_changed(post_id: UUID) -> None:
     """After a comment write: the post's `comment_count` shows in its detail and the feed page.
 
     The feed moves on only when its cached first page on the site's host shows the post, so a
-    stream of comments on older posts leaves the feed cached.
+    stream of comments on older posts leaves the feed cached. On Redis all of it is one round
+    trip (a script); elsewhere the same steps one by one.
     """
+    ids_key = FEED_PAGE_IDS_KEY.format(host=site_host(), version="{version}")
+    try:
+        done = _post_comments_changed.run(
+            [_post_version_key(post_id), FEED_VERSION_KEY],
+            [ids_key, POST_VERSION_TTL_SECONDS, str(post_id)],
+            key_args=1,
+        )
+    except CACHE_ERRORS as exc:
+        logger.error("cache version bump failed for post %s: %r", post_id, exc)
+        return
+    if done is not None:
+        return
     cache_version_bump(_post_version_key(post_id), timeout=POST_VERSION_TTL_SECONDS)
     version = cache_version(FEED_VERSION_KEY)
     shown = cache_get(FEED_PAGE_IDS_KEY.format(host=site_host(), version=version))

@@ -46,23 +46,28 @@ def notification_create(
     return notification
 
 
-@transaction.atomic
 def notifications_create(*, drafts: Sequence[NotificationDraft]) -> list[Notification]:
-    """Write several notifications in one INSERT; each is pushed to its recipient after commit."""
+    """Write several notifications in one INSERT; each is pushed to its recipient after commit.
+
+    One INSERT is atomic by itself: outside a transaction a single notification opens none
+    (no BEGIN and COMMIT round trips), and is pushed right after it.
+    """
     unknown = sorted({draft.kind for draft in drafts} - set(NotificationKind.values))
     if unknown:
         raise ValueError(f"Not a notification kind: {unknown}")
-    notifications = Notification.objects.bulk_create(
-        [
-            Notification(
-                recipient_id=draft.recipient_id,
-                # The plain value, so the pushed event carries a str rather than the enum.
-                kind=NotificationKind(draft.kind).value,
-                data=draft.data,
-            )
-            for draft in drafts
-        ]
-    )
+    notifications = [
+        Notification(
+            recipient_id=draft.recipient_id,
+            # The plain value, so the pushed event carries a str rather than the enum.
+            kind=NotificationKind(draft.kind).value,
+            data=draft.data,
+        )
+        for draft in drafts
+    ]
+    if len(notifications) == 1:
+        notifications[0].save(force_insert=True)
+    else:
+        Notification.objects.bulk_create(notifications)
     for notification in notifications:
         transaction.on_commit(lambda n=notification: _push(n), robust=True)
     return notifications

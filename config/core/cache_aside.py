@@ -7,7 +7,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
+from redis.commands.core import Script
 from redis.exceptions import RedisError
 
 logger = logging.getLogger("agora.cache")
@@ -68,6 +70,56 @@ def cache_version(key: str) -> int:
     return value if isinstance(value, int) else 1
 
 
+# A version counter's bump, for scripts: INCR, or 2 when it is unset (as `cache_version` reads
+# an unset counter as 1), with the counter's timeout in seconds (0: none).
+LUA_VERSION_BUMP = """
+local function version_bump(key, timeout)
+  if redis.call('EXISTS', key) == 1 then return redis.call('INCR', key) end
+  if tonumber(timeout) > 0 then
+    redis.call('SET', key, 2, 'EX', timeout)
+  else
+    redis.call('SET', key, 2)
+  end
+  return 2
+end
+"""
+# KEYS: the counters. ARGV: their timeouts.
+_VERSIONS_BUMP = (
+    LUA_VERSION_BUMP
+    + """
+for i, key in ipairs(KEYS) do version_bump(key, ARGV[i]) end
+return #KEYS
+"""
+)
+
+
+class CacheScript:
+    """A Lua script run on the cache's Redis in one round trip (EVALSHA), its keys made as
+    the cache makes them; None from `run` when the cache is not Redis (the embedded mode),
+    so the caller takes its plain path. Values the cache stored are in its serialisation:
+    integers as they are, anything else pickled."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._script: Script | None = None
+
+    def run(self, keys: list[str], args: list[Any], *, key_args: int = 0) -> Any:
+        """`keys` are cache keys; so are the first `key_args` of `args` (keys the script reads
+        without declaring them). Raises CACHE_ERRORS."""
+        backend = caches["default"]
+        if not isinstance(backend, RedisCache):
+            return None
+        client = backend._cache.get_client(write=True)
+        if self._script is None:
+            self._script = client.register_script(self.source)
+        made = [backend.make_and_validate_key(key) for key in keys]
+        made_args = [backend.make_and_validate_key(arg) for arg in args[:key_args]]
+        return self._script(keys=made, args=[*made_args, *args[key_args:]], client=client)
+
+
+_versions_bump = CacheScript(_VERSIONS_BUMP)
+
+
 def cache_version_bump(key: str, *, timeout: int | None = None) -> None:
     """Move a version counter on, so every entry keyed on the old version is unreachable.
 
@@ -75,10 +127,17 @@ def cache_version_bump(key: str, *, timeout: int | None = None) -> None:
     under the old version, where nobody looks any more. A counter with a `timeout` must outlive
     the entries keyed on it, so an expired counter restarting at 1 finds no stale entry.
     """
+    cache_versions_bump({key: timeout})
+
+
+def cache_versions_bump(keys: dict[str, int | None]) -> None:
+    """`cache_version_bump` of several counters (key → timeout), in one round trip on Redis."""
     try:
-        try:
-            cache.incr(key)
-        except ValueError:
-            cache.add(key, 2, timeout=timeout)
+        if _versions_bump.run(list(keys), [timeout or 0 for timeout in keys.values()]) is None:
+            for key, timeout in keys.items():
+                try:
+                    cache.incr(key)
+                except ValueError:
+                    cache.add(key, 2, timeout=timeout)
     except CACHE_ERRORS as exc:
-        logger.error("cache version bump failed for %s: %r", key, exc)
+        logger.error("cache version bump failed for %s: %r", list(keys), exc)

@@ -1,6 +1,6 @@
 """Reads of the content app, scoped to the caller."""
 
-from content.selectors.comments import comment_get, comment_list
+from content.selectors.comments import comment_get, comment_list, post_for_comment_create
 from content.selectors.posts import (
     own_drafts_count,
     own_drafts_first,
@@ -33,6 +33,7 @@ __all__ = [
     "own_drafts_first",
     "parse_uuid",
     "post_count_unfiltered",
+    "post_for_comment_create",
     "post_for_comments",
     "post_get",
     "post_list",

@@ -21,6 +21,16 @@ def post_visibility(actor: Any, *, prefix: str = "") -> Q:
     return public
 
 
+def post_readable(actor: Any, *, status: str, author_id: Any) -> bool:
+    """`post_visibility` for one post's values in hand (a query that fetched them by key):
+    the same rule, kept next to it and tested against it."""
+    if is_admin(actor):
+        return True
+    if status in PUBLIC_STATUSES:
+        return True
+    return actor is not None and actor.is_authenticated and actor.pk == author_id
+
+
 def parse_uuid(value: uuid.UUID | str) -> uuid.UUID | None:
     if isinstance(value, uuid.UUID):
         return value

@@ -377,23 +377,26 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["get", "post"], filter_backends=[])
     def comments(self, request: Request, pk: str) -> Response:
         """Oldest first, so a thread reads top to bottom; the `comments/` filters apply."""
-        post = found(selectors.post_for_comments(actor=request.user, post_id=pk))
         if request.method == "POST":
-            return self._comment_create(request, post)
+            return self._comment_create(request, pk)
+        post = found(selectors.post_for_comments(actor=request.user, post_id=pk))
         comments = selectors.comment_list(actor=request.user).filter(post_id=post.pk)
         comments = filtered(CommentFilterSet, request, comments).order_by("created_at", "id")
         page = self.paginate_queryset(comments)
         return self.get_paginated_response([comment_representation(c) for c in page])
 
-    def _comment_create(self, request: Request, post: Post) -> Response:
+    def _comment_create(self, request: Request, pk: str) -> Response:
+        """One query finds the post and the parent; an unknown post is a 404 before any 400."""
         serializer = CommentCreateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        parent_id = serializer.validated_data.get("parent")
-        parent = None
-        if parent_id is not None:
-            parent = selectors.comment_get(actor=request.user, comment_id=parent_id)
-            if parent is None:
-                raise ValidationError({"parent": ["Not a comment on this post."]})
+        valid = serializer.is_valid()
+        parent_id = serializer.validated_data.get("parent") if valid else None
+        post, parent = found(
+            selectors.post_for_comment_create(actor=request.user, post_id=pk, parent_id=parent_id)
+        )
+        if not valid:
+            raise ValidationError(serializer.errors)
+        if parent_id is not None and parent is None:
+            raise ValidationError({"parent": ["Not a comment on this post."]})
         comment = services.comment_create(
             actor=request.user, post=post, body=serializer.validated_data["body"], parent=parent
         )

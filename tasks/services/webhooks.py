@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from audits.services import audit_record_write
+from config.core.cache_aside import cache_get_many, cache_set, cache_version_bump
 from config.core.errors import ValidationFailed
 from config.core.representations import iso_time
 from tasks import webhook_transport
@@ -72,6 +73,13 @@ USER_AGENT = "Agora-Webhooks/1"
 TARGET = "webhook"
 # Of a failed attempt's answer, this much is kept in the delivery's `error`.
 ERROR_EXCERPT = 200
+# The event names some enabled endpoint subscribes to, cached under a version counter that
+# every endpoint write moves on (`webhook_subscriptions_changed`).
+SUBSCRIBED_EVENTS_KEY = "webhooks:subscribed-events"
+SUBSCRIBED_EVENTS_VERSION_KEY = "webhooks:subscribed-events:version"
+# Bounds how long a process whose cache is its own (the embedded mode's) may miss another
+# process's new endpoint; on Redis every process sees the version move at once.
+SUBSCRIBED_EVENTS_TTL_SECONDS = 60
 
 
 # --- secrets and signatures -------------------------------------------------------------------
@@ -273,7 +281,7 @@ def webhook_event_publish(room: str, event: str, data: dict[str, Any]) -> int:
     Events of webhook delivery jobs themselves are never delivered (each delivery would
     otherwise announce itself to the endpoints subscribed to `job.*`, without end).
     """
-    if event not in WEBHOOK_EVENTS:
+    if event not in WEBHOOK_EVENTS or event not in webhook_subscribed_events():
         return 0
     about = _event_owner(room, data)
     if about is _SKIP:
@@ -293,6 +301,41 @@ def webhook_event_publish(room: str, event: str, data: dict[str, Any]) -> int:
 
 
 _SKIP = object()
+
+
+def webhook_subscribed_events() -> frozenset[str]:
+    """The events at least one enabled endpoint subscribes to: any other event is published
+    without a query (so an install without endpoints pays one cache read per event).
+
+    Cache-aside on a version counter, in one round trip (the entry holds the version it was
+    computed under). An unreachable cache is a miss: the answer comes from the database.
+    """
+    found = cache_get_many([SUBSCRIBED_EVENTS_VERSION_KEY, SUBSCRIBED_EVENTS_KEY])
+    version = found.get(SUBSCRIBED_EVENTS_VERSION_KEY)
+    version = version if isinstance(version, int) else 1
+    stored = found.get(SUBSCRIBED_EVENTS_KEY)
+    if isinstance(stored, tuple) and len(stored) == 2 and stored[0] == version:
+        return stored[1]
+    events = frozenset(
+        name
+        for names in WebhookEndpoint.objects.filter(enabled=True).values_list("events", flat=True)
+        for name in names
+    )
+    cache_set(SUBSCRIBED_EVENTS_KEY, (version, events), SUBSCRIBED_EVENTS_TTL_SECONDS)
+    return events
+
+
+def webhook_subscriptions_changed() -> None:
+    """An endpoint was created, changed or deleted: move the subscribed events' version on.
+
+    Now, so this process's next publish reads the database again (in a test whose
+    transaction never commits, too), and once more after the commit, so an entry computed by
+    a reader that did not see the uncommitted change yet is never read. The models' signals
+    call it (tasks.apps) for every save and delete; a bare `update()` that enables an
+    endpoint or adds events must call it itself.
+    """
+    cache_version_bump(SUBSCRIBED_EVENTS_VERSION_KEY)
+    transaction.on_commit(lambda: cache_version_bump(SUBSCRIBED_EVENTS_VERSION_KEY), robust=True)
 
 
 def _event_owner(room: str, data: dict[str, Any]) -> Any:

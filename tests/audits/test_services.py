@@ -12,6 +12,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role, User
 from audits.chain import GENESIS_HASH, chain_verify
@@ -568,3 +569,107 @@ def test_the_beat_task_seals_what_awaits_its_seal() -> None:
         "task": "tasks.audit_chain_seal",
         "schedule": 60.0,
     }
+
+
+def _statements(captured: CaptureQueriesContext) -> list[str]:
+    return [
+        query["sql"]
+        for query in captured.captured_queries
+        if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+
+
+@pytest.mark.postgres
+def test_sealing_a_batch_on_postgresql_is_four_statements() -> None:
+    """Lock and head, the records, their chain fields and the head, the check for more."""
+    record(target_id="first")  # the head exists, as on any running site
+    for n in range(3):
+        record(target_id=str(n), seal=False)
+
+    with CaptureQueriesContext(connection) as captured:
+        assert audit_chain_seal(wait=False) == 3
+
+    assert len(_statements(captured)) == 4
+    assert chain_verify().intact
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_busy_seal_on_postgresql_is_one_statement_and_reads_no_record() -> None:
+    from audits.services import SEAL_LOCK_KEY
+
+    record(target_id="first")
+    locked, release = threading.Event(), threading.Event()
+
+    def other_sealer() -> None:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=other_sealer)
+    holder.start()
+    try:
+        assert locked.wait(timeout=10)
+        with transaction.atomic():
+            record(target_id="waits", seal=False)
+            with CaptureQueriesContext(connection) as captured:
+                assert audit_chain_seal(wait=False) == 0
+    finally:
+        release.set()
+        holder.join(timeout=30)
+
+    [statement] = _statements(captured)
+    assert "pg_try_advisory_xact_lock" in statement
+    assert "audits_auditrecord" not in statement
+    assert audit_chain_seal() == 1
+    assert chain_verify().intact
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_writer_leaves_the_seal_to_a_thread_of_its_process_already_sealing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It tries no lock; the thread at work seals again when it is done, and takes it."""
+    from audits import services
+
+    record(target_id="first")
+    working, go_on = threading.Event(), threading.Event()
+    real_seal = services.audit_chain_seal
+    passes: list[int] = []
+
+    def first_pass_waits(**kwargs: object) -> int:
+        if not passes:
+            working.set()
+            go_on.wait(timeout=30)
+        passes.append(real_seal(**kwargs))  # type: ignore[arg-type]
+        return passes[-1]
+
+    monkeypatch.setattr(services, "audit_chain_seal", first_pass_waits)
+
+    def sealer() -> None:
+        try:
+            services.audit_chain_seal_soon()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=sealer)
+    thread.start()
+    try:
+        assert working.wait(timeout=10)
+        with CaptureQueriesContext(connection) as captured:
+            written = record(target_id="second", seal=False)  # its hook runs on the commit
+        assert [q["sql"] for q in captured.captured_queries if "advisory" in q["sql"]] == []
+        assert AuditRecord.objects.get(pk=written.pk).sequence is None
+    finally:
+        go_on.set()
+        thread.join(timeout=30)
+
+    # Its first pass, let go on only now, already sees the record; the raised flag makes it
+    # look once more before it returns.
+    assert passes == [1, 0]
+    assert AuditRecord.objects.get(pk=written.pk).sequence == 2
+    assert chain_verify().intact

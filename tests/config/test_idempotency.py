@@ -429,3 +429,40 @@ def test_the_schema_documents_the_header_where_it_is_taken(api_client) -> None:
     assert "Idempotent-Replayed" in jobs["responses"]["202"]["headers"]
     assert "Idempotency-Key" not in {p["name"] for p in token.get("parameters", [])}
     assert "`Idempotency-Key` is ignored here" in token["description"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_claim_is_one_insert_without_a_transaction_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from config.api.idempotency.store import idempotency_claim
+
+    commits: list[None] = []
+    commit = connection.commit
+    monkeypatch.setattr(connection, "commit", lambda: commits.append(None) or commit())
+    claim = {"scope": "user:1", "key": KEY, "method": "POST", "path": "/x", "fingerprint": "f"}
+
+    with CaptureQueriesContext(connection) as captured:
+        first = idempotency_claim(**claim)
+
+    assert [query["sql"].split(" ")[0] for query in captured.captured_queries] == ["INSERT"]
+    assert commits == []
+    assert first.replay is False
+    assert IdempotencyKey.objects.get().pk == first.row.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_clashing_claim_inside_a_transaction_leaves_it_usable() -> None:
+    from django.db import transaction
+
+    from config.api.idempotency.store import IdempotencyKeyInProgress, idempotency_claim
+
+    claim = {"scope": "user:1", "key": KEY, "method": "POST", "path": "/x", "fingerprint": "f"}
+    idempotency_claim(**claim)
+
+    with transaction.atomic():
+        with pytest.raises(IdempotencyKeyInProgress):
+            idempotency_claim(**claim)
+        assert IdempotencyKey.objects.count() == 1

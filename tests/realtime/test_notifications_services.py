@@ -136,6 +136,44 @@ def test_a_rolled_back_notification_is_never_pushed(listen: Any) -> None:
     assert not Notification.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_lone_notification_outside_a_transaction_opens_none(
+    listen: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One INSERT commits by itself: no BEGIN and COMMIT round trips; pushed right after it."""
+    from django.db import connection
+
+    recipient = UserFactory()
+    room = listen(f"user:{recipient.pk}")
+    commits: list[None] = []
+    commit = connection.commit
+    monkeypatch.setattr(connection, "commit", lambda: commits.append(None) or commit())
+
+    notification = notification_create(
+        recipient_id=recipient.pk, kind=NotificationKind.JOB_FINISHED, data=JOB_DATA
+    )
+
+    assert commits == []
+    assert room.next()["data"] == notification_representation(notification)
+    assert Notification.objects.get().pk == notification.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_several_notifications_are_one_atomic_insert(listen: Any) -> None:
+    first, second = UserFactory(), UserFactory()
+    rooms = [listen(f"user:{first.pk}"), listen(f"user:{second.pk}")]
+
+    services.notifications_create(
+        drafts=[
+            services.NotificationDraft(recipient_id=user.pk, kind="job_finished", data=JOB_DATA)
+            for user in (first, second)
+        ]
+    )
+
+    assert [room.next()["event"] for room in rooms] == ["notification", "notification"]
+    assert Notification.objects.count() == 2
+
+
 def test_a_failed_push_keeps_the_notification(
     user: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:

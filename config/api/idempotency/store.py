@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.api.idempotency.models import IdempotencyKey
@@ -48,11 +48,11 @@ def idempotency_claim(
     absent and is replaced.
     """
     for _ in range(_CLAIM_ATTEMPTS):
+        row = IdempotencyKey(
+            scope=scope, key=key, method=method, path=path, fingerprint=fingerprint
+        )
         try:
-            with transaction.atomic():
-                row = IdempotencyKey.objects.create(
-                    scope=scope, key=key, method=method, path=path, fingerprint=fingerprint
-                )
+            _insert(row)
             return IdempotencyClaim(row, replay=False)
         except IntegrityError:
             pass
@@ -74,6 +74,16 @@ def idempotency_claim(
             raise IdempotencyKeyInProgress
         return IdempotencyClaim(existing, replay=True)
     raise IdempotencyKeyInProgress
+
+
+def _insert(row: IdempotencyKey) -> None:
+    """One INSERT, committed by itself: outside a transaction (the request's claim) it needs
+    no BEGIN and COMMIT round trips; inside one, a savepoint keeps a clash from breaking it."""
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    else:
+        row.save(force_insert=True)
 
 
 def idempotency_complete(
