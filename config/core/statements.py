@@ -6,7 +6,8 @@ trip) and for BEGIN and COMMIT round trips of its own (psycopg sends each as a c
 `statements_run` sends them as one query instead. On PostgreSQL, with Django's client-side
 binding, that is one simple-protocol query; PostgreSQL runs the statements of one such query
 as one transaction (or as part of the caller's transaction inside `atomic`), so either all
-of them are written or none. Elsewhere (SQLite) they run one by one inside `atomic`.
+of them are written or none. Elsewhere (SQLite, or PostgreSQL with `server_side_binding`,
+which takes one statement per query) they run one by one inside `atomic`.
 
 Model signals are not sent and `save()` is not called: use it only for models whose writes
 need neither (their services say so).
@@ -41,18 +42,23 @@ def insert_statement(instances: Sequence[models.Model]) -> Statement:
 
 
 def statements_run(statements: Sequence[Statement]) -> None:
-    """Run `statements` in order, all or none, in one round trip where the database allows;
-    the instances their INSERTs wrote count as saved."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+    """Run `statements` in order, all or none, in one round trip where the database allows
+    (`instances_saved` then marks the instances their INSERTs wrote)."""
+    if connection.vendor == "postgresql" and not _server_side_binding():
+        with connection.cursor() as cursor:
             cursor.execute(
                 ";\n".join(sql for sql, _ in statements),
                 [param for _, params in statements for param in params],
             )
-            return
+        return
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         for sql, params in statements:
             cursor.execute(sql, params)
+
+
+def _server_side_binding() -> bool:
+    """psycopg's server-side binding takes one statement per query: then one by one."""
+    return bool(connection.settings_dict.get("OPTIONS", {}).get("server_side_binding"))
 
 
 def instances_saved(instances: Sequence[models.Model]) -> None:

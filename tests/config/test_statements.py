@@ -6,6 +6,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from config.core import statements
 from config.core.statements import insert_statement, instances_saved, statements_run
 from content.models import Comment, Post, Tag
 from realtime.models import Notification
@@ -67,3 +68,14 @@ def test_a_failing_statement_leaves_nothing_of_the_others(inside_atomic: bool) -
     post.refresh_from_db()
     assert post.comment_count == 0
     assert not Tag.objects.exists()
+
+
+def test_with_server_side_binding_they_go_one_by_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """psycopg's server-side binding refuses several statements in one query."""
+    monkeypatch.setattr(statements, "_server_side_binding", lambda: True)
+
+    with CaptureQueriesContext(connection) as captured:
+        statements_run([insert_statement([Tag(name="vier")]), insert_statement([Tag(name="fünf")])])
+
+    assert len([query for query in captured.captured_queries if "INSERT" in query["sql"]]) == 2
+    assert set(Tag.objects.values_list("name", flat=True)) == {"vier", "fünf"}
