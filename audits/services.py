@@ -165,32 +165,45 @@ def audit_records_write(*, events: Sequence[AuditEvent]) -> list[AuditRecord]:
     """
     if not events:
         return []
+    records = audit_records_prepare(events=events)
+    with transaction.atomic(savepoint=False):
+        AuditRecord.objects.bulk_create(records)
+        audit_records_inserted()
+    return records
+
+
+def audit_records_prepare(*, events: Sequence[AuditEvent]) -> list[AuditRecord]:
+    """The unsaved, unsealed records of `events`, for a caller that inserts them with its own
+    statements (`config.core.statements`) in its transaction and then calls
+    `audit_records_inserted`; `audit_records_write` is the same in one call."""
     checked = [_event_checked(event) for event in events]
     origin = current_request_origin()
     request_id = (current_request_id() or "")[:REQUEST_ID_MAX_LENGTH]
     ip = _client_ip(origin.ip)
     user_agent = _printable(origin.user_agent)
     records: list[AuditRecord] = []
-    with transaction.atomic(savepoint=False):
-        for event, changes in checked:
-            record = AuditRecord(
-                id=uuid7(),
-                occurred_at=timezone.now(),
-                actor=event.actor,
-                action=event.action,
-                target_type=event.target_type,
-                target_id=str(event.target_id),
-                changes=changes,
-                request_id=request_id,
-                ip=ip,
-                user_agent=user_agent,
-                content_salt=secrets.token_hex(16),
-            )
-            record.content_digest = record_content_digest(record)
-            records.append(record)
-        AuditRecord.objects.bulk_create(records)
-        transaction.on_commit(audit_chain_seal_soon, robust=True)
+    for event, changes in checked:
+        record = AuditRecord(
+            id=uuid7(),
+            occurred_at=timezone.now(),
+            actor=event.actor,
+            action=event.action,
+            target_type=event.target_type,
+            target_id=str(event.target_id),
+            changes=changes,
+            request_id=request_id,
+            ip=ip,
+            user_agent=user_agent,
+            content_salt=secrets.token_hex(16),
+        )
+        record.content_digest = record_content_digest(record)
+        records.append(record)
     return records
+
+
+def audit_records_inserted() -> None:
+    """Records were inserted in the current transaction: seal them once it commits."""
+    transaction.on_commit(audit_chain_seal_soon, robust=True)
 
 
 def audit_chain_seal(

@@ -52,10 +52,23 @@ def notifications_create(*, drafts: Sequence[NotificationDraft]) -> list[Notific
     One INSERT is atomic by itself: outside a transaction a single notification opens none
     (no BEGIN and COMMIT round trips), and is pushed right after it.
     """
+    notifications = notifications_prepare(drafts=drafts)
+    if len(notifications) == 1:
+        notifications[0].save(force_insert=True)
+    else:
+        Notification.objects.bulk_create(notifications)
+    notifications_inserted(notifications)
+    return notifications
+
+
+def notifications_prepare(*, drafts: Sequence[NotificationDraft]) -> list[Notification]:
+    """The unsaved notifications of `drafts`, for a caller that inserts them with its own
+    statements (`config.core.statements`) and then calls `notifications_inserted`;
+    `notifications_create` is the same in one call."""
     unknown = sorted({draft.kind for draft in drafts} - set(NotificationKind.values))
     if unknown:
         raise ValueError(f"Not a notification kind: {unknown}")
-    notifications = [
+    return [
         Notification(
             recipient_id=draft.recipient_id,
             # The plain value, so the pushed event carries a str rather than the enum.
@@ -64,13 +77,12 @@ def notifications_create(*, drafts: Sequence[NotificationDraft]) -> list[Notific
         )
         for draft in drafts
     ]
-    if len(notifications) == 1:
-        notifications[0].save(force_insert=True)
-    else:
-        Notification.objects.bulk_create(notifications)
+
+
+def notifications_inserted(notifications: Sequence[Notification]) -> None:
+    """Notifications were inserted in the current transaction: push each once it commits."""
     for notification in notifications:
         transaction.on_commit(lambda n=notification: _push(n), robust=True)
-    return notifications
 
 
 def _push(notification: Notification) -> None:

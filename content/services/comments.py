@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from audits.services import audit_changes, audit_record_write
+from audits.services import (
+    AuditEvent,
+    audit_changes,
+    audit_record_write,
+    audit_records_inserted,
+    audit_records_prepare,
+)
 from config.core.errors import ValidationFailed
+from config.core.statements import Statement, insert_statement, instances_saved, statements_run
 from content import read_cache
 from content.exceptions import PostArchived
 from content.models import Comment, Post, PostStatus
@@ -23,14 +29,19 @@ from content.services.common import (
     validate_model,
 )
 from realtime.models import NotificationKind
-from realtime.services import NotificationDraft, notifications_create
+from realtime.services import NotificationDraft, notifications_inserted, notifications_prepare
 
 TARGET = "comment"
 
 
-@transaction.atomic
 def comment_create(*, actor: User, post: Post, body: str, parent: Comment | None = None) -> Comment:
-    """A comment, or a reply to `parent` (a live comment on the same post)."""
+    """A comment, or a reply to `parent` (a live comment on the same post).
+
+    The comment, its post's count, its audit record and its notifications are one batch of
+    plain statements (`config.core.statements`: one round trip on PostgreSQL, all or none);
+    the cache bump, the events and the audit seal follow the commit. Comments send no model
+    signals and have no `save()` of their own, so nothing is skipped.
+    """
     require_member(actor)
     if post.status == PostStatus.ARCHIVED:
         raise PostArchived()
@@ -38,19 +49,32 @@ def comment_create(*, actor: User, post: Post, body: str, parent: Comment | None
         raise ValidationFailed({"parent": ["Not a comment on this post."]})
     comment = Comment(post=post, parent=parent, author=actor, body=body)
     validate_model(comment)
-    comment.save()
-    _count_move(post.pk, +1)
-    audit_record_write(
-        action="comment.created",
-        target_type=TARGET,
-        target_id=comment.pk,
-        actor=actor,
-        changes=audit_changes(
-            {}, {"post": str(post.pk), "parent": parent and str(parent.pk), "body": body}
-        ),
+    statements = [insert_statement([comment]), _count_statement(post.pk, +1)]
+    records = audit_records_prepare(
+        events=[
+            AuditEvent(
+                action="comment.created",
+                target_type=TARGET,
+                target_id=comment.pk,
+                actor=actor,
+                changes=audit_changes(
+                    {}, {"post": str(post.pk), "parent": parent and str(parent.pk), "body": body}
+                ),
+            )
+        ]
     )
+    statements.append(insert_statement(records))
+    notifications = notifications_prepare(
+        drafts=_notification_drafts(comment, post=post, parent=parent, actor=actor)
+    )
+    if notifications:
+        statements.append(insert_statement(notifications))
+    statements_run(statements)
+    instances_saved([comment, *records, *notifications])
+    _count_moved(post.pk)
     _announce(comment, "comment.created")
-    _notify_after_commit(comment, post=post, parent=parent, actor=actor)
+    notifications_inserted(notifications)
+    audit_records_inserted()
     return comment
 
 
@@ -118,7 +142,21 @@ def comment_restore(*, actor: User, comment: Comment) -> Comment:
 
 
 def _count_move(post_id: object, delta: int) -> None:
-    Post.objects.filter(pk=post_id).update(comment_count=F("comment_count") + delta)
+    statements_run([_count_statement(post_id, delta)])
+    _count_moved(post_id)
+
+
+def _count_statement(post_id: object, delta: int) -> Statement:
+    """The post's `comment_count` moves by `delta` (with the write that moves it)."""
+    quote = connection.ops.quote_name
+    return (
+        f"UPDATE {quote(Post._meta.db_table)} SET comment_count = comment_count + %s "  # noqa: S608
+        "WHERE id = %s",
+        [delta, Post._meta.pk.get_db_prep_value(post_id, connection)],
+    )
+
+
+def _count_moved(post_id: object) -> None:
     after_commit(lambda: read_cache.post_comments_changed(post_id))
 
 
@@ -126,32 +164,22 @@ def _announce(comment: Comment, event: str) -> None:
     broadcast_after_commit(f"post:{comment.post_id}", event, comment_representation(comment))
 
 
-def _notify_after_commit(
+def _notification_drafts(
     comment: Comment, *, post: Post, parent: Comment | None, actor: User
-) -> None:
-    """Tell the parent comment's author of a reply and the post's author of a comment, once
-    the comment is committed: one notification per person (a reply to the post author's own
-    comment is a `reply_to_comment` only), never to the actor.
-
-    Nothing here queries inside the comment's transaction (the authors' ids are columns of
-    the rows at hand). Writing the notifications after the commit costs one INSERT, and its
-    failure is logged without touching the comment.
-    """
+) -> list[NotificationDraft]:
+    """Tell the parent comment's author of a reply and the post's author of a comment: one
+    notification per person (a reply to the post author's own comment is a
+    `reply_to_comment` only), never to the actor. The authors' ids are columns of the rows at
+    hand, so this queries nothing."""
     kinds: dict[Any, str] = {}
     if parent is not None:
         kinds[parent.author_id] = NotificationKind.REPLY_TO_COMMENT
     kinds.setdefault(post.author_id, NotificationKind.COMMENT_ON_POST)
     kinds.pop(actor.pk, None)
     if not kinds:
-        return
-
-    def notify() -> None:
-        data = comment_notification_data(comment, post=post, actor=actor)
-        notifications_create(
-            drafts=[
-                NotificationDraft(recipient_id=recipient_id, kind=kind, data=data)
-                for recipient_id, kind in kinds.items()
-            ]
-        )
-
-    after_commit(notify)
+        return []
+    data = comment_notification_data(comment, post=post, actor=actor)
+    return [
+        NotificationDraft(recipient_id=recipient_id, kind=kind, data=data)
+        for recipient_id, kind in kinds.items()
+    ]

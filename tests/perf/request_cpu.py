@@ -93,11 +93,20 @@ def main() -> None:
         ).encode()
         for i in range(100)
     )
+    comment_body = json.dumps(
+        {"body": "Benchmark comment: lorem ipsum dolor sit amet, consectetur adipiscing elit."}
+    ).encode()
     targets: dict[str, Callable[[], dict[str, Any]]] = {
         "health": lambda: _environ("/health"),
         "bearer users/me": lambda: _environ("/api/v1/users/me", headers=bearer),
         "bearer list": lambda: _environ("/api/v1/posts?limit=20", headers=bearer),
         "bearer detail": lambda: _environ(f"/api/v1/posts/{random.choice(ids)}", headers=bearer),  # noqa: S311
+        "comment": lambda: _environ(
+            f"/api/v1/posts/{random.choice(ids)}/comments",  # noqa: S311
+            method="POST",
+            headers={**bearer, "Content-Type": "application/json"},
+            body=comment_body,
+        ),
         # bcrypt at cost 12: --requests is divided by LOGIN_SHARE for it.
         "login": lambda: _environ(
             "/api/v1/auth/token",

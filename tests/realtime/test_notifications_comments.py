@@ -1,20 +1,23 @@
-"""Comments notify the post's author and the parent comment's author, after commit."""
+"""Comments notify the post's author and the parent comment's author: written with the comment,
+pushed after the commit."""
 
 from __future__ import annotations
 
-import logging
+import uuid
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from audits.models import AuditRecord
 from content import selectors
 from content.models import Comment, PostStatus
 from content.representations import text_excerpt
 from content.services import comment_create
 from content.services import comments as comment_services
+from realtime import services as realtime_services
 from realtime.models import Notification
 from tests.content.factories import CommentFactory, PostFactory
 from tests.factories import UserFactory
@@ -194,26 +197,37 @@ def test_text_excerpt(text: str, excerpt: str) -> None:
     assert text_excerpt(text) == excerpt
 
 
-def test_notifications_are_written_only_after_the_comment_commits(
-    zoe: Any, siobhan: Any, django_capture_on_commit_callbacks: Any
+def test_notifications_are_written_with_the_comment_and_pushed_after_the_commit(
+    zoe: Any,
+    siobhan: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     post = selectors.post_for_comments(actor=siobhan, post_id=PostFactory(author=zoe).pk)
+    pushed: list[str] = []
+    monkeypatch.setattr(
+        realtime_services, "broadcast", lambda room, event, data: pushed.append(room)
+    )
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
         comment_create(actor=siobhan, post=post, body="Merci !")
-        written_in_the_transaction = Notification.objects.count()
+        written_in_the_transaction = Notification.objects.filter(recipient=zoe).count()
+    pushed_before_the_commit = list(pushed)
     for callback in callbacks:
         callback()
 
-    assert written_in_the_transaction == 0
-    assert Notification.objects.filter(recipient=zoe).count() == 1
+    assert written_in_the_transaction == 1
+    assert pushed_before_the_commit == []
+    assert pushed == [f"user:{zoe.pk}"]
 
 
 @pytest.mark.parametrize("reply", [False, True], ids=["comment", "reply"])
-def test_notifying_adds_no_query_to_the_comments_transaction(
+def test_notifying_adds_no_round_trip_on_postgresql(
     zoe: Any, siobhan: Any, lei: Any, reply: bool
 ) -> None:
-    """A comment that notifies two people costs what one that notifies nobody costs."""
+    """A comment that notifies two people costs the round trips of one that notifies nobody:
+    the notifications' INSERT goes with the comment's statements (SQLite runs each statement
+    by itself, in the same transaction)."""
     own_post, others_post = PostFactory(author=lei), PostFactory(author=zoe)
     own_parent = CommentFactory(post=own_post, author=lei)
     others_parent = CommentFactory(post=others_post, author=siobhan)
@@ -228,50 +242,37 @@ def test_notifying_adds_no_query_to_the_comments_transaction(
     notifying_nobody = queries(own_post, own_parent)
     notifying = queries(others_post, others_parent)
 
-    assert len(notifying) == len(notifying_nobody)
-    assert not [sql for sql in notifying if "realtime_notification" in sql]
-
-
-def test_after_the_commit_notifying_costs_one_insert(
-    zoe: Any, siobhan: Any, lei: Any, django_capture_on_commit_callbacks: Any
-) -> None:
-    post = selectors.post_for_comments(actor=lei, post_id=PostFactory(author=zoe).pk)
-    parent = selectors.comment_get(
-        actor=lei, comment_id=CommentFactory(post=post, author=siobhan).pk
-    )
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        comment_create(actor=lei, post=post, body="同意", parent=parent)
-
-    [notify] = [c for c in callbacks if c.__qualname__.startswith("_notify_after_commit")]
-
-    with CaptureQueriesContext(connection) as captured:
-        notify()
-
-    statements = [
-        query["sql"]
-        for query in captured.captured_queries
-        if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
-    ]
-    assert len(statements) == 1
-    assert statements[0].startswith('INSERT INTO "realtime_notification"')
-    assert Notification.objects.count() == 2
+    with_notifications = [sql for sql in notifying if "realtime_notification" in sql]
+    assert len(with_notifications) == 1
+    assert not [sql for sql in notifying_nobody if "realtime_notification" in sql]
+    extra = 0 if connection.vendor == "postgresql" else 1
+    assert len(notifying) == len(notifying_nobody) + extra
+    assert Notification.objects.filter(recipient__in=[zoe, siobhan]).count() == (2 if reply else 1)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failure_to_notify_never_undoes_the_comment(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_a_notification_that_cannot_be_written_takes_the_comment_with_it(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """All or none: the comment, its count, its audit record and its notification."""
     zoe, siobhan = UserFactory(), UserFactory()
     post = PostFactory(author=zoe)
+    prepare = comment_services.notifications_prepare
 
-    def database_trouble(**kwargs: Any) -> None:
-        raise RuntimeError("notifications table is locked")
+    def to_nobody(**kwargs: Any) -> list[Notification]:
+        notifications = prepare(**kwargs)
+        for notification in notifications:
+            notification.recipient_id = uuid.uuid4()  # no such user: the INSERT fails
+        return notifications
 
-    monkeypatch.setattr(comment_services, "notifications_create", database_trouble)
+    monkeypatch.setattr(comment_services, "notifications_prepare", to_nobody)
+    loaded = selectors.post_for_comments(actor=siobhan, post_id=post.pk)
 
-    with caplog.at_level(logging.ERROR):
-        comment = comment_via_api(client_for(siobhan), post, "Trotzdem gespeichert")
+    with pytest.raises(IntegrityError):
+        comment_create(actor=siobhan, post=loaded, body="Nie gespeichert")
 
-    assert Comment.objects.filter(pk=comment["id"]).exists()
+    post.refresh_from_db()
+    assert not Comment.objects.filter(post=post).exists()
+    assert post.comment_count == 0
+    assert not AuditRecord.objects.filter(action="comment.created").exists()
     assert not Notification.objects.exists()
-    assert "notifications table is locked" in caplog.text
