@@ -39,7 +39,7 @@ test: venv
 #   make coverage PYTEST_ARGS=--no-skips DATABASE_URL=postgres://… REDIS_URL=redis://…
 #   make coverage COVERAGE_APPEND=1        # then the embedded run added to it
 coverage: venv
-	@$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --cov --cov-report= \
+	@$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --cov --cov-report= --cov-fail-under=0 \
 		$(if $(COVERAGE_APPEND),--cov-append) $(PYTEST_ARGS)
 	@$(PY) -m tests.gates.coverage_report
 
