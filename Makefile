@@ -6,7 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench bench-ws bench-export bench-jobs bench-webhooks contract ci venv migrate clean
+.PHONY: run test lint format bench bench-ws bench-export bench-jobs bench-webhooks contract ci venv migrate clean \
+	coverage coverage-report security audit bandit secrets schema schema-check
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Agora needs Python 3.11 or newer")'
@@ -31,6 +32,57 @@ run: migrate
 PYTEST_WORKERS ?= 2
 test: venv
 	@$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The suite as `make test`, measuring line coverage of the apps (pyproject's [tool.coverage];
+# servers and workers the tests start are measured too), then the per-app table and the floor
+# (tests/gates/coverage_report.py). The floor is for both modes combined, as CI measures it:
+#   make coverage PYTEST_ARGS=--no-skips DATABASE_URL=postgres://… REDIS_URL=redis://…
+#   make coverage COVERAGE_APPEND=1        # then the embedded run added to it
+coverage: venv
+	@$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --cov --cov-report= --cov-fail-under=0 \
+		$(if $(COVERAGE_APPEND),--cov-append) $(PYTEST_ARGS)
+	@$(PY) -m tests.gates.coverage_report
+
+# The per-app table and the floor, from the data the last measured runs saved.
+coverage-report: venv
+	@$(PY) -m tests.gates.coverage_report
+
+# Supply chain and static checks (CI runs them all): known vulnerabilities in the pinned
+# requirements, bandit over the apps, no secret-looking literal in a tracked file.
+security: audit bandit secrets
+
+audit: venv
+	@$(PY) -m tests.gates.audit_deps $(AUDIT_ARGS)
+
+# Findings are fixed or marked `# nosec BXXX` with the reason on the line. Bandit warns about
+# each line of a multi-line statement that carries a `nosec` but no finding: noise, filtered.
+BANDIT_TARGETS := config accounts content audits realtime tasks
+bandit: venv
+	@set -o pipefail; $(VENV)/bin/bandit -q -r $(BANDIT_TARGETS) -x '*/migrations/*' 2>&1 \
+		| { grep -v 'nosec encountered' || true; }
+	@echo "bandit: no unmarked finding in $(BANDIT_TARGETS)."
+
+secrets: venv
+	@$(PY) -m tests.gates.secrets_check
+
+# The OpenAPI document, committed so that reviewers and client generators see every change of
+# the API. `make schema` writes it; CI's `make schema-check` fails when the code says otherwise.
+OPENAPI_FILE := docs/openapi.yaml
+SPECTACULAR := env -u DATABASE_URL -u REDIS_URL $(PY) manage.py spectacular --validate --fail-on-warn
+schema: venv
+	@$(SPECTACULAR) --file $(OPENAPI_FILE)
+	@echo "Wrote $(OPENAPI_FILE)."
+
+schema-check: venv
+	@generated=$$(mktemp); trap 'rm -f "$$generated"' EXIT; \
+	$(SPECTACULAR) --file "$$generated" && \
+	if ! cmp -s $(OPENAPI_FILE) "$$generated"; then \
+		diff -u $(OPENAPI_FILE) "$$generated" | head -n 200; \
+		echo "$(OPENAPI_FILE) does not match the code's schema (diff above: - committed, + code)."; \
+		echo "Run \`make schema\` and commit $(OPENAPI_FILE) with the change."; \
+		exit 1; \
+	fi; \
+	echo "$(OPENAPI_FILE) matches the code."
 
 lint: venv
 	@$(VENV)/bin/ruff check .

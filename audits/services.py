@@ -483,7 +483,7 @@ def _chain_take_postgresql(
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT l.got, h.sequence, h.hash FROM ({lock}) AS l "  # noqa: S608
+            f"SELECT l.got, h.sequence, h.hash FROM ({lock}) AS l "  # noqa: S608  # nosec B608
             f"LEFT JOIN LATERAL (SELECT sequence, hash FROM {_HEAD_TABLE} "
             "WHERE l.got AND id = 1 FOR UPDATE) AS h ON true",
             [SEAL_LOCK_KEY],
@@ -496,7 +496,7 @@ def _chain_take_postgresql(
             # lock we now hold.
             return _chain_head_lock(), _chain_pending(batch_size)
         cursor.execute(
-            f"SELECT {', '.join(_LINKED_COLUMNS)} FROM {_RECORD_TABLE} "  # noqa: S608
+            f"SELECT {', '.join(_LINKED_COLUMNS)} FROM {_RECORD_TABLE} "  # noqa: S608  # nosec B608
             "WHERE sequence IS NULL ORDER BY id LIMIT %s",
             [batch_size],
         )
@@ -521,7 +521,7 @@ def _sealed_fields_update(records: list[Any], head: AuditChainHead) -> None:
         params += [record.id, record.sequence, record.prev_hash, record.hash]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH v (id, sequence, prev_hash, hash) AS (VALUES {rows}), "  # noqa: S608
+            f"WITH v (id, sequence, prev_hash, hash) AS (VALUES {rows}), "  # noqa: S608  # nosec B608
             f"sealed AS (UPDATE {_RECORD_TABLE} AS r SET sequence = v.sequence, "
             "prev_hash = v.prev_hash, hash = v.hash FROM v "
             "WHERE r.id = v.id AND r.sequence IS NULL RETURNING r.id) "
@@ -536,7 +536,7 @@ def _sealed_fields_update(records: list[Any], head: AuditChainHead) -> None:
 
 def _unsealed_exist() -> bool:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {_RECORD_TABLE} WHERE sequence IS NULL LIMIT 1")  # noqa: S608
+        cursor.execute(f"SELECT 1 FROM {_RECORD_TABLE} WHERE sequence IS NULL LIMIT 1")  # noqa: S608  # nosec B608
         return cursor.fetchone() is not None
 
 

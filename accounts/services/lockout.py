@@ -121,7 +121,7 @@ def login_attempt_begin(keys: LoginKeys) -> LoginAttempt:
             raise LoginRateLimited(
                 verdict.wait, "Too many logins of this account at once; try again shortly."
             )
-        time.sleep(pause * random.uniform(0.5, 1.0))  # noqa: S311 (spreads polls; no secret)
+        time.sleep(pause * random.uniform(0.5, 1.0))  # noqa: S311 (spreads polls; no secret)  # nosec B311
         pause = min(pause * 2, LONGEST_PAUSE)
 
 

@@ -17,7 +17,7 @@ from audits.services import audit_record_write
 from config.core.errors import ValidationFailed
 from config.core.task_queue import enqueue_on_commit
 
-PASSWORD_RESET_EMAIL_TASK = "tasks.password_reset_email"  # noqa: S105 (a task name)
+PASSWORD_RESET_EMAIL_TASK = "tasks.password_reset_email"  # noqa: S105 (a task name)  # nosec B105
 
 
 def password_validate(password: str, *, user: User | None, field: str) -> None:

@@ -40,14 +40,20 @@ from config.api.openapi import error_responses
 from config.api.throttles import AuthRateThrottle, RoleRateThrottle
 
 TAG = "auth"
-EXAMPLE_PASSWORD = "correct horse battery staple"  # noqa: S105 (documentation)
+# Example values of the OpenAPI document: shown to readers, never valid credentials.
+EXAMPLE_PASSWORD = "correct horse battery staple"  # noqa: S105 (documentation)  # nosec B105
+EXAMPLE_NEW_PASSWORD = "an even longer pass phrase"  # noqa: S105 (documentation)  # nosec B105
+EXAMPLE_RESET_PASSWORD = "ein neues Passwort für Müller"  # noqa: S105 (documentation)  # nosec B105
+EXAMPLE_JWT = "eyJhbGciOiJIUzI1NiIs…"
+EXAMPLE_VERIFICATION = "eyJ1Ijoi…"
+EXAMPLE_RESET_CODE = "MDE5…"
 TOKEN_EXAMPLE = OpenApiExample(
     "Token pair",
     response_only=True,
     value={
-        "access_token": "eyJhbGciOiJIUzI1NiIs…",
-        "refresh_token": "eyJhbGciOiJIUzI1NiIs…",
-        "token_type": "bearer",
+        "access_token": EXAMPLE_JWT,
+        "refresh_token": EXAMPLE_JWT,
+        "token_type": "bearer",  # the OAuth2 token type, not a secret  # nosec B105
         "expires_in": 300,
     },
 )
@@ -92,7 +98,9 @@ class VerifyEmailView(IdempotentMixin, PublicAuthView):
         description="Single use. A `guest` becomes a `user`.",
         request=TokenOnlyInputSerializer,
         responses={200: UserOutputSerializer, **error_responses(400, 429, 503)},
-        examples=[OpenApiExample("Token", request_only=True, value={"token": "eyJ1Ijoi…"})],
+        examples=[
+            OpenApiExample("Token", request_only=True, value={"token": EXAMPLE_VERIFICATION})
+        ],
     )
     def post(self, request: Request) -> Response:
         serializer = TokenOnlyInputSerializer(data=request.data)
@@ -176,9 +184,7 @@ class TokenRefreshView(PublicAuthView):
         request=RefreshInputSerializer,
         responses={200: TokenOutputSerializer, **error_responses(400, 401, 403, 429, 503)},
         examples=[
-            OpenApiExample(
-                "Refresh", request_only=True, value={"refresh_token": "eyJhbGciOiJIUzI1NiIs…"}
-            ),
+            OpenApiExample("Refresh", request_only=True, value={"refresh_token": EXAMPLE_JWT}),
             TOKEN_EXAMPLE,
         ],
     )
@@ -196,9 +202,7 @@ class LogoutView(IdempotentMixin, PublicAuthView):
         request=RefreshInputSerializer,
         responses={204: None, **error_responses(400, 401, 403, 429, 503)},
         examples=[
-            OpenApiExample(
-                "Logout", request_only=True, value={"refresh_token": "eyJhbGciOiJIUzI1NiIs…"}
-            )
+            OpenApiExample("Logout", request_only=True, value={"refresh_token": EXAMPLE_JWT})
         ],
     )
     def post(self, request: Request) -> Response:
@@ -256,7 +260,7 @@ class PasswordResetConfirmView(IdempotentMixin, PublicAuthView):
             OpenApiExample(
                 "Confirm",
                 request_only=True,
-                value={"token": "MDE5…", "new_password": "ein neues Passwort für Müller"},
+                value={"token": EXAMPLE_RESET_CODE, "new_password": EXAMPLE_RESET_PASSWORD},
             )
         ],
     )
@@ -283,7 +287,7 @@ class PasswordChangeView(APIView):
                 request_only=True,
                 value={
                     "old_password": EXAMPLE_PASSWORD,
-                    "new_password": "an even longer pass phrase",
+                    "new_password": EXAMPLE_NEW_PASSWORD,
                 },
             ),
             TOKEN_EXAMPLE,

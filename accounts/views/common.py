@@ -40,7 +40,7 @@ def token_response(
     """The OAuth2 token response; in browser mode the refresh token travels as a cookie."""
     body: dict[str, object] = {
         "access_token": pair.access_token,
-        "token_type": "bearer",
+        "token_type": "bearer",  # the OAuth2 token type, not a secret  # nosec B105
         "expires_in": pair.expires_in,
     }
     if not cookie_mode:

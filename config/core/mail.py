@@ -69,4 +69,4 @@ def mail_retry_delay(retries: int) -> float:
     jitter (so mails that failed together do not all come back together), at most
     EMAIL_RETRY_MAX_SECONDS."""
     ceiling = min(settings.EMAIL_RETRY_MAX_SECONDS, settings.EMAIL_RETRY_BASE_SECONDS * 2**retries)
-    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret  # nosec B311

@@ -30,7 +30,7 @@ STATUS_BY_CODE: dict[str, int] = {
     # A chunked upload whose bytes do not hash to the declared SHA-256 (API.md, WebSocket).
     "checksum_mismatch": 400,
     "not_authenticated": 401,
-    "token_invalid": 401,
+    "token_invalid": 401,  # an error code, not a secret  # nosec B105
     "invalid_credentials": 401,
     "permission_denied": 403,
     "email_not_verified": 403,

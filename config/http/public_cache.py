@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import pickle
+import pickle  # loads only what Django's cache backend wrote  # nosec B403
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -174,7 +174,7 @@ def _loads(raw: bytes | None) -> Any:
     try:
         return int(raw)
     except ValueError:
-        return pickle.loads(raw)  # noqa: S301 - our own cache, written by Django's backend
+        return pickle.loads(raw)  # noqa: S301 - our own cache, written by Django's backend  # nosec B301
 
 
 class PublicResponseStoreMiddleware:

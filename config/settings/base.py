@@ -16,7 +16,7 @@ from config.env import BASE_DIR, email_settings, env, project_path
 
 AGORA_VERSION = "0.1.0"
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
-INSECURE_DEFAULT_SECRET_KEY = "django-insecure-agora-development-key-do-not-use-in-production"  # noqa: S105
+INSECURE_DEFAULT_SECRET_KEY = "django-insecure-agora-development-key-do-not-use-in-production"  # noqa: S105  # nosec B105
 
 VAR_DIR = BASE_DIR / "var"
 VAR_DIR.mkdir(exist_ok=True)

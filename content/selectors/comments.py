@@ -76,7 +76,7 @@ def post_for_comment_create(
         return None
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT p.status, p.author_id, p.title, p.deleted_at IS NULL, "  # noqa: S608
+            f"SELECT p.status, p.author_id, p.title, p.deleted_at IS NULL, "  # noqa: S608  # nosec B608
             f"(SELECT c.author_id FROM {Comment._meta.db_table} c WHERE c.id = %s "
             "AND c.post_id = p.id AND c.deleted_at IS NULL) "
             f"FROM {Post._meta.db_table} p WHERE p.id = %s",

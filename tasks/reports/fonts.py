@@ -18,7 +18,7 @@ from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape  # escape() writes markup, it parses no XML  # nosec B406
 
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont

@@ -197,7 +197,7 @@ def _with_retries(deadline: _Deadline, attempt: Callable[[], T]) -> T:
             reason = str(failure)
             if not failure.retryable or retry == RETRIES:
                 break
-            delay = random.uniform(0, BACKOFF_BASE_SECONDS * 2**retry)  # noqa: S311 - jitter
+            delay = random.uniform(0, BACKOFF_BASE_SECONDS * 2**retry)  # noqa: S311 - jitter  # nosec B311
             # Another attempt only if, after the pause, it still has a second of the deadline.
             if deadline.remaining() < delay + 1.0:
                 break

@@ -443,10 +443,10 @@ def retry_delay(kind: JobKind | None, attempts: int) -> float:
     if kind is not None and kind.retry_schedule is not None:
         schedule = list(kind.retry_schedule())
         delay = schedule[min(max(0, attempts - 1), len(schedule) - 1)] if schedule else 0.0
-        return random.uniform(delay * 0.8, delay * 1.2)  # noqa: S311 - jitter, not a secret
+        return random.uniform(delay * 0.8, delay * 1.2)  # noqa: S311 - jitter, not a secret  # nosec B311
     base = kind.retry_base_seconds if kind else 5.0
     ceiling = min(RETRY_MAX_SECONDS, base * 2 ** max(0, attempts - 1))
-    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret  # nosec B311
 
 
 def _mine(job: Job) -> Any:

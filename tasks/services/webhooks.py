@@ -63,7 +63,7 @@ WEBHOOK_EVENTS = (
 # Sent by `POST webhooks/{id}/test` only; nobody subscribes to it.
 PING_EVENT = "ping"
 DELIVERY_KIND = "webhook_delivery"
-SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret  # nosec B105
 SECRET_MIN_BYTES = 24
 SECRET_MAX_BYTES = 64
 SECRET_GENERATED_BYTES = 32

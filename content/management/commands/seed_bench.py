@@ -40,7 +40,7 @@ from content.models import Comment, Post, PostStatus, Tag
 User = get_user_model()
 
 BENCH_EMAIL_DOMAIN = "bench.example"
-BENCH_PASSWORD = "agora-bench-password"  # noqa: S105 - a fixture's known password, not a secret
+BENCH_PASSWORD = "agora-bench-password"  # noqa: S105 - a fixture's known password, not a secret  # nosec B105
 SEARCH_TRIGGER = "content_post_search_vector"
 FILL_SEARCH_VECTORS = (
     "UPDATE content_post SET search_vector = "
@@ -148,7 +148,7 @@ class Generator:
 
     def __init__(self, scale: Scale, *, seed: int, now: float) -> None:
         self.scale = scale
-        self.random = random.Random(seed)  # noqa: S311 - reproducible fixture data
+        self.random = random.Random(seed)  # noqa: S311 - reproducible fixture data  # nosec B311
         self.now = now
         self.year_ago = now - 365 * 86400
         rnd = self.random
@@ -517,7 +517,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             for model in (Comment, Post.tags.through, Post, Tag):
                 table = connection.ops.quote_name(model._meta.db_table)
-                _execute(f"DELETE FROM {table}")  # noqa: S608 - a model's own table name
+                _execute(f"DELETE FROM {table}")  # noqa: S608 - a model's own table name  # nosec B608
             User.objects.all().delete()
 
     def _timed(self, label: str, step: Callable[[], Any], *, count: bool = True) -> Any:
