@@ -41,8 +41,7 @@ class _EnvelopeHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
+        body = _decoded(body, self.headers.get("Content-Encoding", ""))
         self.server.paths.append(self.path)
         self.server.events.extend(_events_of(body))
         self.send_response(200)
@@ -52,6 +51,18 @@ class _EnvelopeHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
+
+
+def _decoded(body: bytes, encoding: str) -> bytes:
+    """sentry_sdk compresses with brotli when the `brotli` package is importable (Locust brings
+    it into the dev environment), else with gzip."""
+    if encoding == "gzip":
+        return gzip.decompress(body)
+    if encoding == "br":
+        import brotli  # only installed when sentry_sdk chose it
+
+        return brotli.decompress(body)
+    return body
 
 
 def _events_of(envelope: bytes) -> list[dict[str, Any]]:
