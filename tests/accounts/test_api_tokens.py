@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts.models import LoginSession
+from audits.models import AuditRecord
 from tests.accounts.helpers import TOKEN_URL, authed, login
 from tests.factories import PASSWORD, UserFactory, token_pair
 
@@ -156,6 +157,38 @@ def test_logout_kills_the_refresh_token_and_its_access_tokens(api_client) -> Non
     assert response.status_code == 204
     assert _refresh(api_client, pair.refresh_token).status_code == 401
     assert authed(pair.access_token).get(ME_URL).status_code == 401
+
+
+def test_logout_is_recorded_as_a_logout_and_ends_only_that_login(api_client) -> None:
+    user = UserFactory()
+    ended, kept = token_pair(user), token_pair(user)
+    assert authed(ended.access_token).get(ME_URL).status_code == 200  # its login now cached
+
+    api_client.post(LOGOUT_URL, {"refresh_token": ended.refresh_token}, format="json")
+    again = api_client.post(LOGOUT_URL, {"refresh_token": ended.refresh_token}, format="json")
+
+    sessions = {s.pk: s for s in LoginSession.objects.all()}
+    assert [(s.revoked_at is not None, s.revoke_reason) for s in sessions.values()].count(
+        (True, "logout")
+    ) == 1
+    assert [s.revoked_at for s in sessions.values()].count(None) == 1
+    assert again.status_code == 401
+    assert authed(ended.access_token).get(ME_URL).status_code == 401
+    assert authed(kept.access_token).get(ME_URL).status_code == 200
+
+
+def test_logout_with_a_rotated_away_refresh_token_is_reuse_and_revokes_the_login(
+    api_client,
+) -> None:
+    first = token_pair(UserFactory())
+    second = _refresh(api_client, first.refresh_token).json()
+
+    response = api_client.post(LOGOUT_URL, {"refresh_token": first.refresh_token}, format="json")
+
+    assert response.status_code == 401
+    assert LoginSession.objects.get().revoke_reason == "token_reuse"
+    assert AuditRecord.objects.filter(action="token.reuse_detected").count() == 1
+    assert _refresh(api_client, second["refresh_token"]).status_code == 401
 
 
 def test_logout_all_kills_every_login_of_the_caller(api_client) -> None:

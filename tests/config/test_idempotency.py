@@ -195,6 +195,17 @@ def test_an_error_answer_releases_the_key_for_a_corrected_retry() -> None:
     assert "Idempotent-Replayed" not in corrected
 
 
+def test_a_failed_request_releases_only_its_own_key() -> None:
+    running = IdempotencyKey.objects.create(
+        scope="user:someone-else", key=KEY, method="POST", path=CREATE_PATH, fingerprint="x"
+    )
+
+    invalid = post(client_for(), CREATE_PATH, {})
+
+    assert invalid.status_code == 400
+    assert list(IdempotencyKey.objects.all()) == [running]
+
+
 def test_a_crashed_request_releases_the_key_so_a_retry_runs() -> None:
     urls_idempotency.FAILURES["left"] = 1
     client = client_for()

@@ -119,12 +119,15 @@ def _row(score: ModuleScore) -> str:
     )
 
 
-def mutmut_run(modules: list[str], *, children: int) -> int:
+def mutmut_run(patterns: list[str], *, children: int) -> int:
     """mutmut in the embedded configuration, at low priority (the machine is shared)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    patterns = [f"{module}.*" for module in modules]
     command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *patterns]
     return subprocess.call(command, cwd=ROOT, env=env)
+
+
+def _matches(module: str, patterns: list[str]) -> bool:
+    return any(pattern.startswith(f"{module}.") for pattern in patterns)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         help="retry only this module's mutants (dotted, e.g. audits.chain); repeatable",
+    )
+    parser.add_argument(
+        "--mutants",
+        action="append",
+        default=[],
+        help="retry only the mutants matching this mutmut pattern "
+        "(e.g. 'accounts.tokens.x_refresh_token_read*'); repeatable",
     )
     parser.add_argument("--children", type=int, default=1, help="mutants run at once (1)")
     parser.add_argument("--nice", type=int, default=15, help="niceness of the run (15)")
@@ -147,11 +157,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"not in [tool.mutmut] only_mutate: {', '.join(unknown)}")
     if not args.scores:
         os.nice(args.nice)
-        code = mutmut_run(args.module, children=args.children)
+        patterns = [f"{module}.*" for module in args.module] + args.mutants
+        code = mutmut_run(patterns, children=args.children)
         if code != 0:
             print(f"mutmut exited {code}", file=sys.stderr)
             return code
-    print_scores(module_scores(args.module or modules), survivors=args.survivors)
+    shown = args.module or [m for m in modules if not args.mutants or _matches(m, args.mutants)]
+    print_scores(module_scores(shown), survivors=args.survivors)
     return 0
 
 
