@@ -122,6 +122,10 @@ def _row(score: ModuleScore) -> str:
 def mutmut_run(patterns: list[str], *, children: int) -> int:
     """mutmut in the embedded configuration, at low priority (the machine is shared)."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    # The mutants share one test database (--reuse-db); a mutant stopped at its time limit
+    # inside a transactional test leaves rows behind, so each run starts from a new one.
+    for stale in (MUTANTS / "var").glob("test.sqlite3*"):
+        stale.unlink()
     command = [sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *patterns]
     return subprocess.call(command, cwd=ROOT, env=env)
 
