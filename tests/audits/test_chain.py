@@ -277,3 +277,44 @@ def test_the_hash_format_is_frozen_so_chains_written_earlier_still_verify() -> N
         canonical_json({"b": [1.0, 1e2, -0.5, 0, 12300, True, None], "a": "ü"})
         == '{"a":"ü","b":[1E0,1E2,-5E-1,0,123E2,true,null]}'
     )
+
+
+def test_a_deleted_head_row_is_caught(trail) -> None:
+    AuditChainHead.objects.all().delete()
+
+    report = chain_verify()
+
+    assert [(p.record_id, p.sequence, p.reason) for p in report.problems] == [
+        (None, None, "the chain head row is missing")
+    ]
+
+
+def test_a_head_whose_hash_differs_from_the_last_record_is_caught(trail) -> None:
+    AuditChainHead.objects.update(hash="f" * 64)
+
+    report = chain_verify()
+
+    assert [(p.record_id, p.sequence, p.reason) for p in report.problems] == [
+        (None, 6, "the head's hash differs from the hash of the last record")
+    ]
+
+
+def test_records_cut_off_the_end_are_reported_where_the_chain_now_ends(trail) -> None:
+    tamper_delete("sequence >= 5")
+
+    report = chain_verify()
+
+    assert [(p.record_id, p.sequence) for p in report.problems] == [(None, 5)]
+
+
+def test_each_kind_of_tampering_is_reported_in_its_own_words(trail) -> None:
+    tamper("SET user_agent = %s WHERE sequence = 2", ["curl/8"])
+    tamper("SET target_id = %s WHERE sequence = 4", ["INV-X"])
+
+    reasons = {p.sequence: p.reason for p in chain_verify().problems}
+
+    assert reasons == {
+        2: "changes, ip or user agent differ from what was written",
+        4: "hash does not match the record (action, target, actor, time, request id, "
+        "sequence, content digest or prev_hash altered)",
+    }
