@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format bench bench-ws bench-export bench-jobs bench-webhooks contract ci venv migrate clean \
-	coverage coverage-report security audit bandit secrets schema schema-check
+	coverage coverage-report security audit bandit secrets schema schema-check mutation
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Agora needs Python 3.11 or newer")'
@@ -125,6 +125,12 @@ bench-webhooks: venv
 # CONTRACT_ARGS="--postgres postgres://postgres@127.0.0.1:5432/agora_contract" to run it on PostgreSQL.
 contract: venv
 	@$(PY) -m tests.contract.run_schemathesis $(CONTRACT_ARGS)
+
+# Mutation testing of the rules that must never silently break (tests/mutation/run.py, the
+# modules and test files in pyproject's [tool.mutmut]): embedded, no service needed; slow, so
+# not in CI. MUTATION_ARGS="--module audits.chain" retries one module, "--scores" only prints.
+mutation: venv
+	@$(PY) -m tests.mutation.run $(MUTATION_ARGS)
 
 ci:
 	@bash .ci/run

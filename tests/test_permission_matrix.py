@@ -147,6 +147,7 @@ MATRIX: list[tuple[str, str, str, Cell, Cell, Cell, Cell, Cell, Cell]] = [
     ("GET",    "/posts/{pk}/comments",           "others_draft",           404, 404, 404, 200, 404, 200),
     ("POST",   "/posts/{pk}/comments",           "others_post",            401, UNV, 201, 201, 201, 201),
     ("POST",   "/posts/{pk}/comments",           "others_draft",           401, UNV, 404, 201, 404, 201),
+    ("POST",   "/posts/{pk}/comments",           "users_draft",            401, UNV, 201, 201, 201, 201),
     ("POST",   "/posts/{pk}/comments",           "archived_post",          401, UNV, 403, 403, 403, 403),
     # Comments: the same rules as posts.
     ("GET",    "/comments",                      "",                       200, 200, 200, 200, 200, 200),

@@ -9,10 +9,12 @@ import jwt
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from accounts.models import LoginSession
+from accounts.models import LoginSession, User
+from audits.models import AuditRecord
 from tests.accounts.helpers import TOKEN_URL, authed, login
 from tests.factories import PASSWORD, UserFactory, token_pair
 
@@ -105,6 +107,50 @@ def test_refresh_rotates_and_the_old_refresh_token_is_dead(api_client) -> None:
     assert again.json()["error"]["code"] == "token_invalid"
 
 
+def test_refresh_hands_out_tokens_of_the_same_user_and_shows_when_the_login_was_refreshed(
+    api_client,
+) -> None:
+    UserFactory()  # someone else, signed up first
+    user = UserFactory()
+    first = token_pair(user)
+
+    rotated = _refresh(api_client, first.refresh_token).json()
+
+    me = authed(rotated["access_token"]).get(ME_URL).json()
+    sessions = authed(rotated["access_token"]).get("/api/v1/auth/sessions").json()
+    assert me["id"] == str(user.pk)
+    assert [s["refreshed_at"] is not None for s in sessions["results"]] == [True]
+
+
+def test_a_login_past_its_maximum_age_cannot_be_refreshed_and_that_is_no_theft(
+    api_client,
+) -> None:
+    user = UserFactory()
+    first = token_pair(user)
+    LoginSession.objects.filter(user=user).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = _refresh(api_client, first.refresh_token)
+
+    assert response.status_code == 401
+    assert LoginSession.objects.get(user=user).revoked_at is None
+    assert not AuditRecord.objects.filter(action="token.reuse_detected").exists()
+
+
+def test_refresh_for_a_deactivated_user_ends_every_login_of_theirs(api_client) -> None:
+    user = UserFactory()
+    first, other = token_pair(user), token_pair(user)
+    User.objects.filter(pk=user.pk).update(is_active=False)
+
+    response = _refresh(api_client, first.refresh_token)
+
+    assert response.status_code == 401
+    assert list(LoginSession.objects.filter(user=user).values_list("revoke_reason", flat=True)) == [
+        "deactivated",
+        "deactivated",
+    ]
+    assert _refresh(api_client, other.refresh_token).status_code == 401
+
+
 def test_reusing_a_rotated_token_revokes_the_whole_login(api_client) -> None:
     first = token_pair(UserFactory())
     second = _refresh(api_client, first.refresh_token).json()
@@ -156,6 +202,43 @@ def test_logout_kills_the_refresh_token_and_its_access_tokens(api_client) -> Non
     assert response.status_code == 204
     assert _refresh(api_client, pair.refresh_token).status_code == 401
     assert authed(pair.access_token).get(ME_URL).status_code == 401
+
+
+def test_logout_is_recorded_as_a_logout_and_ends_only_that_login(api_client) -> None:
+    user = UserFactory()
+    ended, kept = token_pair(user), token_pair(user)
+    assert authed(ended.access_token).get(ME_URL).status_code == 200  # its login now cached
+
+    api_client.post(LOGOUT_URL, {"refresh_token": ended.refresh_token}, format="json")
+    again = api_client.post(LOGOUT_URL, {"refresh_token": ended.refresh_token}, format="json")
+
+    sessions = LoginSession.objects.filter(user=user)
+    assert sorted((s.revoked_at is None, s.revoke_reason) for s in sessions) == [
+        (False, "logout"),
+        (True, ""),
+    ]
+    assert again.status_code == 401
+    assert authed(ended.access_token).get(ME_URL).status_code == 401
+    assert authed(kept.access_token).get(ME_URL).status_code == 200
+
+
+def test_logout_with_a_rotated_away_refresh_token_is_reuse_and_revokes_the_login(
+    api_client,
+) -> None:
+    user = UserFactory()
+    first = token_pair(user)
+    second = _refresh(api_client, first.refresh_token).json()
+
+    response = api_client.post(LOGOUT_URL, {"refresh_token": first.refresh_token}, format="json")
+
+    session = LoginSession.objects.get(user=user)
+    assert response.status_code == 401
+    assert session.revoke_reason == "token_reuse"
+    assert (
+        AuditRecord.objects.filter(action="token.reuse_detected", target_id=str(session.pk)).count()
+        == 1
+    )
+    assert _refresh(api_client, second["refresh_token"]).status_code == 401
 
 
 def test_logout_all_kills_every_login_of_the_caller(api_client) -> None:

@@ -3,16 +3,18 @@ application's back is caught and the first bad record is named."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
+import uuid
 from io import StringIO
 
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from audits.chain import canonical_json, chain_verify, link_hash
+from audits.chain import canonical_json, chain_verify, content_digest, link_hash
 from audits.models import AuditChainHead, AuditRecord
 from audits.services import audit_record_redact, audit_record_update
 from tests.audits.helpers import database_url, json_param, record, tamper, tamper_delete, verify
@@ -228,3 +230,91 @@ def test_the_command_exits_non_zero_from_the_shell() -> None:
 
     assert result.returncode == 1
     assert f"record {bad.pk} (sequence 2)" in result.stderr
+
+
+def test_the_hash_format_is_frozen_so_chains_written_earlier_still_verify() -> None:
+    """Version 1 of the hashes, pinned to known values: a change to what is hashed or how it is
+    spelled would make every record sealed before it fail verification."""
+    sealed = link_hash(
+        sequence=7,
+        record_id=uuid.UUID("01a20000-0000-7000-8000-000000000007"),
+        occurred_at=dt.datetime(
+            2026, 1, 2, 3, 4, 5, 678901, tzinfo=dt.timezone(dt.timedelta(hours=1))
+        ),
+        actor_id=42,
+        action="invoice.paid",
+        target_type="invoice",
+        target_id="INV-7",
+        request_id="req-7",
+        digest="d" * 64,
+        prev_hash="a" * 64,
+    )
+    first = link_hash(
+        sequence=1,
+        record_id="x",
+        occurred_at=dt.datetime(2026, 1, 2, tzinfo=dt.UTC),
+        actor_id=None,
+        action="a",
+        target_type="t",
+        target_id="",
+        request_id="",
+        digest="",
+        prev_hash="0" * 64,
+    )
+    digest = content_digest(
+        salt="pepper",
+        changes={"amount": [1.5, 100], "payer": [None, "Müller"], "ok": [False, True]},
+        ip="::ffff:10.0.0.7",
+        user_agent="UA/1",
+    )
+    empty = content_digest(salt="", changes={}, ip=None, user_agent="")
+
+    assert sealed == "6673152e71ea3a1e205b350419563f53ec2ded1f73ec76f57f62196c2f585854"
+    assert first == "6d7b8c926eed63f0acad7621a3f0294a1ad7b85d324d02aaeff0b2914cb304df"
+    assert digest == "fee9e23136940d04dde79c8dab75e0fda2567a3b784164ba718f97c3255db754"
+    assert empty == "e7b4befa816ac3804469a944af03afc8402317be4f3ee949d454194cfcb59bc0"
+    assert (
+        canonical_json({"b": [1.0, 1e2, -0.5, 0, 12300, True, None], "a": "ü"})
+        == '{"a":"ü","b":[1E0,1E2,-5E-1,0,123E2,true,null]}'
+    )
+
+
+def test_a_deleted_head_row_is_caught(trail) -> None:
+    AuditChainHead.objects.all().delete()
+
+    report = chain_verify()
+
+    assert [(p.record_id, p.sequence, p.reason) for p in report.problems] == [
+        (None, None, "the chain head row is missing")
+    ]
+
+
+def test_a_head_whose_hash_differs_from_the_last_record_is_caught(trail) -> None:
+    AuditChainHead.objects.update(hash="f" * 64)
+
+    report = chain_verify()
+
+    assert [(p.record_id, p.sequence, p.reason) for p in report.problems] == [
+        (None, 6, "the head's hash differs from the hash of the last record")
+    ]
+
+
+def test_records_cut_off_the_end_are_reported_where_the_chain_now_ends(trail) -> None:
+    tamper_delete("sequence >= 5")
+
+    report = chain_verify()
+
+    assert [(p.record_id, p.sequence) for p in report.problems] == [(None, 5)]
+
+
+def test_each_kind_of_tampering_is_reported_in_its_own_words(trail) -> None:
+    tamper("SET user_agent = %s WHERE sequence = 2", ["curl/8"])
+    tamper("SET target_id = %s WHERE sequence = 4", ["INV-X"])
+
+    reasons = {p.sequence: p.reason for p in chain_verify().problems}
+
+    assert reasons == {
+        2: "changes, ip or user agent differ from what was written",
+        4: "hash does not match the record (action, target, actor, time, request id, "
+        "sequence, content digest or prev_hash altered)",
+    }

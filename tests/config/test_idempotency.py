@@ -112,6 +112,20 @@ def test_the_same_key_with_another_request_is_a_409(path: str, body: Any) -> Non
     assert User.objects.filter(username__in=["anna", "bernd"]).count() == 1
 
 
+def test_form_bodies_differing_in_any_value_of_a_repeated_field_are_different_requests() -> None:
+    client = client_for()
+
+    first = client.post(
+        CREATE_PATH, {"username": "anna", "tag": ["a", "z"]}, HTTP_IDEMPOTENCY_KEY=KEY
+    )
+    other = client.post(
+        CREATE_PATH, {"username": "anna", "tag": ["b", "z"]}, HTTP_IDEMPOTENCY_KEY=KEY
+    )
+
+    assert first.status_code == 201
+    assert other.status_code == 409
+
+
 def test_keys_of_different_users_are_independent() -> None:
     first = post(client_for(), CREATE_PATH, {"username": "anna"})
     second = post(client_for(), CREATE_PATH, {"username": "bernd"})
@@ -193,6 +207,17 @@ def test_an_error_answer_releases_the_key_for_a_corrected_retry() -> None:
     assert invalid.status_code == 400
     assert corrected.status_code == 201
     assert "Idempotent-Replayed" not in corrected
+
+
+def test_a_failed_request_releases_only_its_own_key() -> None:
+    running = IdempotencyKey.objects.create(
+        scope="user:someone-else", key=KEY, method="POST", path=CREATE_PATH, fingerprint="x"
+    )
+
+    invalid = post(client_for(), CREATE_PATH, {})
+
+    assert invalid.status_code == 400
+    assert IdempotencyKey.objects.filter(pk=running.pk).exists()
 
 
 def test_a_crashed_request_releases_the_key_so_a_retry_runs() -> None:
