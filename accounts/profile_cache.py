@@ -19,20 +19,24 @@ PROFILE_TTL_SECONDS = 15 * 60
 PROFILE_VERSION_TTL_SECONDS = 24 * 60 * 60
 
 
-def _version_key(user_id: UUID | str) -> str:
+def profile_version_key(user_id: UUID | str) -> str:
+    """The counter that moves on after a write to the user's public fields: a cached entry
+    showing them (their profile, their own post list page) is keyed or validated on it."""
     return f"accounts:user:{user_id}:version"
 
 
 def public_profile_cached(
     user_id: UUID, compute: Callable[[], dict[str, Any] | None]
 ) -> tuple[dict[str, Any] | None, bool]:
-    key = f"accounts:user:{user_id}:profile:v{cache_version(_version_key(user_id))}"
+    key = f"accounts:user:{user_id}:profile:v{cache_version(profile_version_key(user_id))}"
     return cached(key, compute, PROFILE_TTL_SECONDS)
 
 
 def public_profile_invalidate(user_id: UUID) -> None:
     """After the commit of a write to a public field (username, display name, bio)."""
     transaction.on_commit(
-        lambda: cache_version_bump(_version_key(user_id), timeout=PROFILE_VERSION_TTL_SECONDS),
+        lambda: cache_version_bump(
+            profile_version_key(user_id), timeout=PROFILE_VERSION_TTL_SECONDS
+        ),
         robust=True,
     )

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from django.conf import settings
 
+from accounts.profile_cache import profile_version_key
 from config.core.cache_aside import (
     CACHE_ERRORS,
     LUA_VERSION_BUMP,
@@ -96,6 +97,14 @@ def feed_count_cached(scope: str, compute: Callable[[], int]) -> int:
     count = compute()
     cache_set(key, (version, count), TTL_SECONDS)
     return count
+
+
+def author_validators(user_id: UUID | str) -> dict[str, int]:
+    """The counter of the author fields (username, display name) of a member's own posts, at
+    its current value: what an entry showing their drafts is valid under besides the feed's
+    counter (the shared page is valid under the feed's alone). Read it before the drafts."""
+    key = profile_version_key(user_id)
+    return {key: cache_version(key)}
 
 
 def drafts_count_key(user_id: UUID | str) -> str:

@@ -14,7 +14,11 @@ Who may be answered from an entry:
   marks only the URLs it answers alike (config.http.public_cache never guesses).
 - An entry names its `callers`: everyone (a public post reads the same for all), or everyone
   but the roles it excludes and the members for whom a per-user count it names is not zero
-  (the post list: admins see drafts of others, a member sees their own drafts).
+  (the post list: admins see drafts of others, a member sees their own drafts), or one
+  signed-in user alone (`Callers.only(user_id)`: the post list of a member with drafts).
+  One user's entries live under keys of their own (`user_entry_key`), which only a bearer
+  token of that user looks up; an entry for everyone is never under such a key, nor one
+  user's under a shared key.
 - A bearer token is checked as Django checks it (signature, algorithm, `exp`, `aud`, type;
   `BearerLogins.claims`), and its login as Django's authentication would find it, from the
   entry that `BearerLogins` reads (accounts.session_cache: a login ended, a user deactivated
@@ -92,6 +96,13 @@ class Callers:
 
     excluded_roles: tuple[str, ...] = ()
     zero_counts: tuple[tuple[str, str], ...] = ()
+    # Set: the entry answers this signed-in user alone, and nobody else.
+    user_id: str | None = None
+
+    @classmethod
+    def only(cls, user_id: str) -> Callers:
+        """The entry of one signed-in user (stored under `user_entry_key`)."""
+        return cls(user_id=user_id)
 
 
 EVERYONE = Callers()
@@ -162,6 +173,13 @@ def entry_key(host: str, path: str, query_string: str = "") -> str:
     return f"public-response:{host}:{path}{suffix}"
 
 
+def user_entry_key(user_id: str, host: str, path: str, query_string: str = "") -> str:
+    """The key of one user's entry for a URL: another prefix than `entry_key`'s, so no path
+    or host makes one key the other."""
+    suffix = f"?{query_string}" if query_string else ""
+    return f"public-response-user:{user_id}:{host}:{path}{suffix}"
+
+
 def _redis_backend() -> RedisCache | None:
     backend = caches["default"]
     return backend if isinstance(backend, RedisCache) else None
@@ -194,13 +212,15 @@ class PublicResponseStoreMiddleware:
             return response
         backend = _redis_backend()
         headers = {name.lower(): value for name, value in request.headers.items()}
-        if backend is None or request_shape(request.method or "", headers) is None:
+        shape = request_shape(request.method or "", headers) if backend is not None else None
+        callers = getattr(response, CALLERS_ATTRIBUTE, EVERYONE)
+        if shape is None or (callers.user_id is not None and shape != BEARER):
             return response
         if hasattr(response, "render") and not getattr(response, "is_rendered", True):
             response.render()
         entry = {
             "validators": validators,
-            "callers": getattr(response, CALLERS_ATTRIBUTE, EVERYONE),
+            "callers": callers,
             "status": response.status_code,
             "headers": [
                 (name, value)
@@ -209,9 +229,11 @@ class PublicResponseStoreMiddleware:
             ],
             "body": response.content,
         }
-        key = entry_key(request.get_host(), request.path, request.META.get("QUERY_STRING", ""))
+        url = (request.get_host(), request.path, request.META.get("QUERY_STRING", ""))
+        user_id = callers.user_id
+        key = entry_key(*url) if user_id is None else user_entry_key(user_id, *url)
         try:
-            backend.set(key, entry, ENTRY_TTL_SECONDS)
+            backend.set(key, entry, ENTRY_TTL_SECONDS)  # type: ignore[union-attr]
         except Exception as exc:  # noqa: BLE001 - a cache outage must not fail the request
             logger.warning("public response not stored: %r", exc)
         return response
@@ -263,57 +285,54 @@ class PublicResponseCache:
         query = scope.get("query_string", b"").decode("latin-1")
         keys = [entry_key(host, scope["path"], query)]
         if claims is not None:
+            keys.append(user_entry_key(claims[0], host, scope["path"], query))
             keys += self.logins.keys(*claims)  # type: ignore[union-attr]
         client = self._redis()
-        # Round trip 1: the entry, and the caller's login.
+        # Round trip 1: the shared entry, the caller's own entry, and the caller's login.
         values = [_loads(raw) for raw in await client.mget([backend.make_key(k) for k in keys])]
-        entry = values[0]
-        if not isinstance(entry, dict):
-            return False
         caller = None
         if claims is not None:
-            caller = self.logins.caller(claims[0], values[1:])  # type: ignore[union-attr]
+            caller = self.logins.caller(claims[0], values[2:])  # type: ignore[union-attr]
             if caller is None:
                 return False
-            callers: Callers = entry.get("callers", EVERYONE)
-            if caller.role in callers.excluded_roles:
-                return False
-        # Round trip 2: the hit on the caller's rate limit, the entry's validators, and for a
-        # signed-in caller the per-user counts the entry asks to be zero.
+        candidates = _candidates(values[0], values[1] if caller is not None else None, caller)
+        if not candidates:
+            return False
+        # Round trip 2: the hit on the caller's rate limit, and what each candidate entry needs
+        # to hold: its validators, and for the shared entry and a signed-in caller the per-user
+        # counts it asks to be zero.
         rate, rate_key = self._rate_limit(scope, caller)
-        checks = list(entry["validators"].items())
-        if caller is not None:
-            for template, version_key in entry.get("callers", EVERYONE).zero_counts:
-                checks.append((template.format(user_id=caller.user_id), version_key))
-        names = [name for name, _ in checks]
-        names += [version for _, version in checks[len(entry["validators"]) :]]
+        needs = [_needs(entry, caller) for entry in candidates]
         pipeline = client.pipeline(transaction=False)
         if rate is not None:
             window = current_window(rate_key[0], rate_key[1], rate)
             limit_key = backend.make_key(window.key)
             pipeline.set(limit_key, 0, ex=window.timeout, nx=True)
             pipeline.incr(limit_key)
-        pipeline.mget([backend.make_key(name) for name in names])
+        pipeline.mget([backend.make_key(name) for names, _held in needs for name in names])
         results = await pipeline.execute()
         current = [_loads(raw) for raw in results[-1]]
-        held = len(entry["validators"])
-        fresh = _validators_hold(entry["validators"], current[:held]) and _counts_zero(
-            current[held:]
-        )
+        served = None
+        at = 0
+        for entry, (names, held) in zip(candidates, needs, strict=True):
+            values_now = current[at : at + len(names)]
+            at += len(names)
+            if served is None and _fresh(entry, values_now, held):
+                served = entry
         standing = None
         if rate is not None:
             count = int(results[1])
-            if count > rate.limit or not fresh:
+            if count > rate.limit or served is None:
                 await client.decr(limit_key)
                 return False
             standing = (rate.limit, max(0, rate.limit - count), window.reset)
-        if not fresh:
+        if served is None:
             return False
         request_id = accept_request_id(headers.get("x-request-id"))
-        await self._send(entry, request_id, standing, send)
+        await self._send(served, request_id, standing, send)
         token = request_id_var.set(request_id)
         try:
-            _log_access(scope, entry["status"], caller)
+            _log_access(scope, served["status"], caller)
         finally:
             request_id_var.reset(token)
         return True
@@ -377,6 +396,39 @@ class PublicResponseCache:
             )
             self._client_loop = loop
         return self._client
+
+
+def _candidates(shared: Any, own: Any, caller: Caller | None) -> list[dict[str, Any]]:
+    """The entries that may answer `caller` (None: anonymous), before their freshness is
+    known: the shared entry unless it excludes the caller's role, then the caller's own."""
+    found = []
+    if isinstance(shared, dict):
+        callers: Callers = shared.get("callers", EVERYONE)
+        excluded = caller is not None and caller.role in callers.excluded_roles
+        if callers.user_id is None and not excluded:
+            found.append(shared)
+    mine = caller is not None and isinstance(own, dict)
+    if mine and own.get("callers", EVERYONE).user_id == caller.user_id:  # type: ignore[union-attr]
+        found.append(own)
+    return found
+
+
+def _needs(entry: dict[str, Any], caller: Caller | None) -> tuple[list[str], int]:
+    """The keys whose values decide whether `entry` is fresh for `caller`, and how many of them
+    are its validators: then, for a signed-in caller, the (version, count) pairs its
+    `zero_counts` name followed by their version counters."""
+    names = list(entry["validators"])
+    held = len(names)
+    if caller is not None:
+        zero_counts = entry.get("callers", EVERYONE).zero_counts
+        names += [template.format(user_id=caller.user_id) for template, _ in zero_counts]
+        names += [version for _, version in zero_counts]
+    return names, held
+
+
+def _fresh(entry: dict[str, Any], current: Sequence[Any], held: int) -> bool:
+    """Whether `entry` may answer, from the current values of its `_needs`."""
+    return _validators_hold(entry["validators"], current[:held]) and _counts_zero(current[held:])
 
 
 def _validators_hold(validators: Mapping[str, int], current: Sequence[Any]) -> bool:

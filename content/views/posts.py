@@ -174,16 +174,23 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
                 response = Response(data, headers={"X-Cache": "hit" if hit else "miss"})
                 return _public(response, validators, FEED_CALLERS)
             if not is_admin(request.user):
-                return Response(self._member_first_page_data(request))
+                data, validators = self._member_first_page_data(request)
+                response = Response(data, headers={"X-Cache": "miss"})
+                return _public(response, validators, Callers.only(str(request.user.pk)))
         return Response(self._list_page_data())
 
-    def _member_first_page_data(self, request: Request) -> dict[str, Any]:
+    def _member_first_page_data(self, request: Request) -> tuple[dict[str, Any], dict[str, int]]:
         """The default first page of a member with live drafts, without reading the feed again:
         the shared page merged with their own drafts newer than its last post, in the list's
         order (-created_at, -id); the shared page's posts read alike for every caller. Only
         drafts that sort before that last post can be on this page, and usually there are none
-        (one indexed query that finds nothing)."""
-        shared, _hit, _validators = read_cache.feed_first_page_cached(
+        (one indexed query that finds nothing).
+
+        Also returns the counters it is valid under: the feed's (every post write moves it,
+        their drafts' included) and their author fields' (read before the drafts). The fast
+        path answers the member's next request for this URL from it (their own entry)."""
+        authors = read_cache.author_validators(request.user.pk)
+        shared, _hit, validators = read_cache.feed_first_page_cached(
             request.get_host(), self._shared_page_data
         )
         limit = OffsetPagination.default_limit
@@ -201,7 +208,7 @@ class PostViewSet(IdempotentMixin, viewsets.GenericViewSet):
         paginator.limit = limit
         paginator.offset = 0
         paginator.count = selectors.post_count_unfiltered(actor=request.user)
-        return paginator.get_paginated_response(merged).data
+        return paginator.get_paginated_response(merged).data, {**validators, **authors}
 
     def _shared_page_data(self) -> dict[str, Any]:
         self.shared_page = True

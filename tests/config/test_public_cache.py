@@ -14,7 +14,7 @@ from accounts.services.sessions import login_session_logout, login_sessions_revo
 from accounts.services.users import user_update_by_admin
 from config.http.public_cache import PublicResponseCache, is_public_request, request_shape
 from config.http.rate_limits import configured_rate, current_window
-from tests.content.factories import PostFactory
+from tests.content.factories import PostFactory, feed_with_drafts
 from tests.factories import UserFactory, bearer, token_pair
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -212,7 +212,7 @@ def test_other_pages_and_filters_are_not_shared() -> None:
         assert fast_get("/api/v1/posts", query)[0].calls == 1
 
 
-def test_a_member_with_a_draft_gets_their_own_list_from_django() -> None:
+def test_a_member_with_a_draft_gets_their_own_list_then_their_own_entry() -> None:
     PostFactory()
     member = UserFactory()
     client, header = client_of(member)
@@ -225,13 +225,136 @@ def test_a_member_with_a_draft_gets_their_own_list_from_django() -> None:
     assert draft.status_code == 201
     # The write moved the feed on: the shared page and the member's draft count are stale.
     assert fast_get("/api/v1/posts", "limit=20", authorization=header)[0].calls == 1
-    mine = client.get("/api/v1/posts?limit=20").json()
-    assert mine["results"][0]["id"] == draft.json()["id"]
-    assert mine["count"] == 2
-    # An anonymous read caches the page again; the member still goes to Django for theirs.
+    mine = client.get("/api/v1/posts?limit=20")
+    assert mine["X-Cache"] == "miss"
+    assert mine.json()["results"][0]["id"] == draft.json()["id"]
+    assert mine.json()["count"] == 2
+    # An anonymous read caches the shared page again; the member reads their own entry.
     assert APIClient().get("/api/v1/posts?limit=20").json()["count"] == 1
     assert fast_get("/api/v1/posts", "limit=20")[0].calls == 0
+    downstream, answer = fast_get("/api/v1/posts", "limit=20", authorization=header)
+    assert downstream.calls == 0
+    assert answer["body"] == mine.content
+    assert answer["headers"]["x-cache"] == "hit"
+    assert answer["headers"]["content-type"] == mine["Content-Type"]
+
+
+@pytest.mark.parametrize("newer_drafts", [0, 2, 25])
+@pytest.mark.parametrize("query", ["", "limit=20", "offset=0&limit=20"])
+def test_a_members_own_entry_is_the_page_django_computes(
+    monkeypatch: pytest.MonkeyPatch, newer_drafts: int, query: str
+) -> None:
+    from content.views import posts as views
+
+    member = UserFactory()
+    feed_with_drafts(member, newer_drafts=newer_drafts)
+    client, header = client_of(member)
+    APIClient().get("/api/v1/posts")  # the shared page, cached
+    client.get(f"/api/v1/posts?{query}")  # the member's own, stored
+
+    downstream, answer = fast_get("/api/v1/posts", query, authorization=header)
+    monkeypatch.setattr(views, "is_default_first_page", lambda request, limit: False)
+    computed = client.get(f"/api/v1/posts?{query}")
+
+    assert downstream.calls == 0
+    assert answer["status"] == computed.status_code == 200
+    assert answer["body"] == computed.content
+    assert json.loads(answer["body"])["count"] == 22 + newer_drafts + 3
+
+
+def _member_with_own_entry() -> tuple[APIClient, str, Any]:
+    """A member with a draft whose own first page the fast path answers."""
+    PostFactory()
+    member = UserFactory()
+    draft = PostFactory(author=member, status="draft")
+    client, header = client_of(member)
+    client.get("/api/v1/posts?limit=20")
+    assert fast_get("/api/v1/posts", "limit=20", authorization=header)[0].calls == 0
+    return client, header, draft
+
+
+def test_a_members_own_entry_answers_nobody_else() -> None:
+    _client, header, draft = _member_with_own_entry()
+    other = UserFactory()
+    PostFactory(author=other, status="draft")
+    other_client, other_header = client_of(other)
+    admin = UserFactory(role="admin", is_staff=True)
+
+    # No shared entry: nobody but the member is answered, and nobody ever sees their draft.
+    assert fast_get("/api/v1/posts", "limit=20")[0].calls == 1
+    assert fast_get("/api/v1/posts", "limit=20", authorization=other_header)[0].calls == 1
+    assert fast_get("/api/v1/posts", "limit=20", authorization=bearer(admin))[0].calls == 1
+    other_client.get("/api/v1/posts?limit=20")
+    downstream, answer = fast_get("/api/v1/posts", "limit=20", authorization=other_header)
+    assert downstream.calls == 0
+    assert str(draft.pk) not in answer["body"].decode()
+    # Nor under another URL.
+    assert fast_get("/api/v1/posts", "limit=20&offset=0", authorization=header)[0].calls == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "their draft edited",
+        "their draft published",
+        "someone's post created",
+        "their display name",
+        "a comment on a post of the page",
+    ],
+)
+def test_a_members_own_entry_goes_stale_with_what_it_shows(change: str) -> None:
+    from content.models import Post
+
+    client, header, draft = _member_with_own_entry()
+    if change == "their draft edited":
+        done = client.patch(f"/api/v1/posts/{draft.pk}", {"title": "Edited"}, format="json")
+    elif change == "their draft published":
+        done = client.patch(f"/api/v1/posts/{draft.pk}", {"status": "published"}, format="json")
+    elif change == "someone's post created":
+        author, _ = client_of(UserFactory())
+        done = author.post("/api/v1/posts", {"title": "New", "body": "b"}, format="json")
+    elif change == "their display name":
+        done = client.patch("/api/v1/users/me", {"display_name": "Neu"}, format="json")
+    else:
+        public = Post.objects.exclude(pk=draft.pk).get()
+        done = client.post(f"/api/v1/posts/{public.pk}/comments", {"body": "neu"}, format="json")
+    assert done.status_code in (200, 201)
+
     assert fast_get("/api/v1/posts", "limit=20", authorization=header)[0].calls == 1
+    fresh = client.get("/api/v1/posts?limit=20")
+    downstream, answer = fast_get("/api/v1/posts", "limit=20", authorization=header)
+    assert downstream.calls == 0
+    assert answer["body"] == fresh.content
+
+
+def test_a_members_own_entry_refuses_a_revoked_login_and_counts_the_limit(
+    settings: Any,
+) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "user": "4/min"}
+    PostFactory()
+    member = UserFactory()
+    PostFactory(author=member, status="draft")
+    pair = token_pair(member)
+    header = f"Bearer {pair.access_token}"
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    assert client.get("/api/v1/posts?limit=20")["RateLimit-Remaining"] == "3"
+
+    served = [fast_get("/api/v1/posts", "limit=20", authorization=header) for _ in range(4)]
+    assert [downstream.calls for downstream, _ in served] == [0, 0, 0, 1]
+    assert [answer["headers"].get("ratelimit-remaining") for _, answer in served[:3]] == [
+        "2",
+        "1",
+        "0",
+    ]
+    window = current_window("user", f"user:{member.pk}", configured_rate("user"))
+    assert django_cache().get(window.key) == 4
+
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "user": "100/min"}
+    assert fast_get("/api/v1/posts", "limit=20", authorization=header)[0].calls == 0
+    login_session_logout(refresh_token=pair.refresh_token)
+    assert fast_get("/api/v1/posts", "limit=20", authorization=header)[0].calls == 1
+    assert client.get("/api/v1/posts?limit=20").status_code == 401
 
 
 def test_admins_get_the_list_from_django() -> None:

@@ -10,6 +10,7 @@ records or broadcasts come with them.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -92,3 +93,20 @@ class CommentFactory(factory.django.DjangoModelFactory):
             Post.objects.filter(pk=comment.post_id).update(comment_count=F("comment_count") + 1)
             comment.post.refresh_from_db(fields=["comment_count"])
         return comment
+
+
+def feed_with_drafts(member: Any, *, newer_drafts: int) -> None:
+    """22 public posts a minute apart, the member's drafts (`newer_drafts` among the newest
+    posts, three older than the first page), someone else's newest draft."""
+    start = timezone.now() - dt.timedelta(days=1)
+
+    def at(post: Post, minutes: float) -> None:
+        Post.objects.filter(pk=post.pk).update(created_at=start + dt.timedelta(minutes=minutes))
+
+    for minute in range(22):
+        at(PostFactory(tags=["feed"]), minute)
+    for index in range(newer_drafts):
+        at(PostFactory(author=member, status=PostStatus.DRAFT, tags=["mine"]), 10.5 + index)
+    for minute in range(3):
+        at(PostFactory(author=member, status=PostStatus.DRAFT), minute - 5)
+    at(PostFactory(status=PostStatus.DRAFT), 30)

@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from content.models import Post, PostStatus
-from tests.content.factories import CommentFactory, PostFactory
+from tests.content.factories import CommentFactory, PostFactory, feed_with_drafts
 
 pytestmark = pytest.mark.django_db
 
@@ -271,27 +271,6 @@ def test_authenticated_list_query_count_does_not_grow_with_page_size(
         assert len(response.json()["results"]) == limit
 
 
-def _feed_with_drafts(member: Any, *, newer_drafts: int) -> None:
-    """22 public posts a minute apart, the member's drafts (`newer_drafts` among the newest
-    posts, three older than the first page), someone else's newest draft."""
-    import datetime as dt
-
-    from django.utils import timezone
-
-    start = timezone.now() - dt.timedelta(days=1)
-
-    def at(post: Post, minutes: float) -> None:
-        Post.objects.filter(pk=post.pk).update(created_at=start + dt.timedelta(minutes=minutes))
-
-    for minute in range(22):
-        at(PostFactory(tags=["feed"]), minute)
-    for index in range(newer_drafts):
-        at(PostFactory(author=member, status=PostStatus.DRAFT, tags=["mine"]), 10.5 + index)
-    for minute in range(3):
-        at(PostFactory(author=member, status=PostStatus.DRAFT), minute - 5)
-    at(PostFactory(status=PostStatus.DRAFT), 30)
-
-
 @pytest.mark.parametrize("newer_drafts", [0, 2, 25])
 @pytest.mark.parametrize("query", ["", "limit=20", "offset=0&limit=20"])
 def test_a_members_default_first_page_with_drafts_is_the_page_django_computes(
@@ -301,7 +280,7 @@ def test_a_members_default_first_page_with_drafts_is_the_page_django_computes(
     from tests.factories import UserFactory
 
     member = UserFactory()
-    _feed_with_drafts(member, newer_drafts=newer_drafts)
+    feed_with_drafts(member, newer_drafts=newer_drafts)
     client = APIClient()
     client.force_authenticate(member)
     APIClient().get(URL)  # the shared page, cached
@@ -322,7 +301,7 @@ def test_a_members_first_page_reads_only_their_newer_drafts(
     from tests.factories import UserFactory
 
     member = UserFactory()
-    _feed_with_drafts(member, newer_drafts=newer_drafts)
+    feed_with_drafts(member, newer_drafts=newer_drafts)
     client = APIClient()
     client.force_authenticate(member)
     client.get(URL)
