@@ -291,6 +291,7 @@ class Socket:
         self.room = room
         self.ws: websocket.WebSocket | None = None
         self.events: list[str] = []
+        self.comments: list[str] = []  # ids of the comments of comment.created events
         self.waiting: dict[str, Event] = {}  # msg_id or "pong" -> event
         self.delivery: dict[str, float] = {}  # own comment id -> time sent
         self.segments: list[list[float]] = []  # [start, end] of continuous coverage
@@ -389,6 +390,8 @@ class Socket:
         kind = frame.get("type")
         if kind == "event" and frame.get("room") == self.room:
             self.events.append(frame["id"])
+            if frame.get("event") == "comment.created":
+                self.comments.append(str(frame["data"]["id"]))
             sent = self.delivery.pop(str(frame.get("data", {}).get("id")), None)
             if sent is not None:
                 fire("WS", "own comment.created delivered", sent)
@@ -449,6 +452,7 @@ class Socket:
             room=self.room,
             segments=[[round(a, 3), round(b, 3)] for a, b in self.segments],
             events=self.events,
+            comments=self.comments,
             disconnects=self.disconnects,
             reloads=self.reloads,
         )

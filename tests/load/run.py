@@ -32,6 +32,7 @@ from tests.load.stack import BASE_DIR, free_port, manage, serve, server_env, sto
 
 LOCUSTFILE = BASE_DIR / "tests" / "load" / "locustfile.py"
 OVERRUN_SECONDS = 60
+JOB_SETTLE_SECONDS = 180
 
 
 def run_locust(
@@ -109,6 +110,19 @@ def database_facts(env: dict[str, str], records: list[dict]) -> dict:
     return json.loads(result.stdout)
 
 
+def settled_facts(env: dict[str, str], records: list[dict]) -> dict:
+    """The database's facts once every accepted job has ended (or JOB_SETTLE_SECONDS passed),
+    asked while the server (and its worker) still runs."""
+    deadline = time.monotonic() + JOB_SETTLE_SECONDS
+    while True:
+        facts = database_facts(env, records)
+        active = [job for job in facts["jobs"].values() if job["status"] in ("queued", "running")]
+        if not active or time.monotonic() > deadline:
+            return facts
+        print(f"waiting for {len(active)} jobs to end", flush=True)
+        time.sleep(10)
+
+
 def print_report(report: check.Report) -> None:
     print("\ncheck:")
     for name, value in report.figures.items():
@@ -158,11 +172,11 @@ def main() -> None:
             extra=extra,
         )
         print(f"locust exited {status} after {time.time() - began:.0f} s")
+        bad = print_stats(workdir)
+        records = check.read_records(workdir / "record.jsonl")
+        report = check.check_all(records, settled_facts(env, records))
     finally:
         stop_process(server, sig=signal.SIGINT)
-    bad = print_stats(workdir)
-    records = check.read_records(workdir / "record.jsonl")
-    report = check.check_all(records, database_facts(env, records))
     print_report(report)
     if not args.keep and not bad and not report.problems:
         shutil.rmtree(workdir, ignore_errors=True)
