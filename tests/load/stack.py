@@ -269,6 +269,10 @@ def process_role(pid: int) -> str | None:
     except OSError:
         return None
     text = " ".join(argv)
+    # Celery retitles its processes (setproctitle): "[celeryd: …:MainProcess] … (-A config
+    # worker)", "[celeryd: …:ForkPoolWorker-1]", "[celery beat] …".
+    if "ForkPoolWorker" in text:
+        return "worker-child"
     if "celery" in text and " worker" in text:
         return "worker-child" if process_role(parent) == "worker" else "worker"
     if "celery" in text and " beat" in text:
