@@ -39,6 +39,8 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
+import psycopg
+
 from tests.load import check
 from tests.load.run import print_report, print_stats, run_locust, settled_facts
 from tests.load.stack import (
@@ -73,6 +75,17 @@ class Chaos:
         print(line, flush=True)
 
     def kill_worker(self) -> None:
+        """kill -9 a worker's process group, once a job is running (within 30 s), so the kill
+        costs a job its attempt."""
+        deadline = time.monotonic() + 30
+        with psycopg.connect(self.pg.url, autocommit=True) as connection:
+            while (
+                time.monotonic() < deadline
+                and not connection.execute(
+                    "SELECT 1 FROM tasks_job WHERE status = 'running' LIMIT 1"
+                ).fetchone()
+            ):
+                time.sleep(0.05)
         pids = worker_pids(self.server.pid)
         if not pids:
             self.note("no Celery worker to kill")
