@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint format bench bench-ws bench-export bench-jobs bench-webhooks contract ci venv migrate clean \
-	coverage coverage-report security audit bandit secrets schema schema-check mutation
+	coverage coverage-report security audit bandit secrets schema schema-check mutation loadtest soak
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Agora needs Python 3.11 or newer")'
@@ -119,6 +119,22 @@ bench-jobs: venv
 # (tests/perf/webhooks_latency.py); services mode: DATABASE_URL=… REDIS_URL=… make bench-webhooks
 bench-webhooks: venv
 	@$(PY) -m tests.perf.webhooks_latency $(BENCH_WEBHOOKS_ARGS)
+
+# The user journey under Locust against a server of its own on 127.0.0.1 (tests/load/run.py):
+# sign-up with the mailed token, login and refresh, lists, details, search, comments, a WebSocket
+# per user, exports and jobs. Bounded (default 20 users for 60 s: LOADTEST_ARGS="--users 50
+# --time 120"); fails on any failed request but a documented 429. With DATABASE_URL (and
+# REDIS_URL) it uses those services (a database of its own!); without, the embedded stack.
+loadtest: venv
+	@$(PY) -m tests.load.run $(LOADTEST_ARGS)
+
+# The journey at a steady rate for 20 minutes (`make soak SOAK_MINUTES=5`) on a PostgreSQL
+# cluster and a redis-server of the soak's own (temporary, free ports), while a chaos script
+# kill -9s a Celery worker, restarts Redis and restarts PostgreSQL; then the checker
+# (tests/load/check.py). SOAK_ARGS passes more options (tests/load/soak.py --help).
+SOAK_MINUTES ?= 20
+soak: venv
+	@$(PY) -m tests.load.soak --minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 # Schemathesis against the real server on a throwaway database (tests/contract/run_schemathesis.py):
 # fails on any 5xx, undocumented status or answer that breaks the OpenAPI document. CI passes

@@ -20,6 +20,7 @@ from config.core.cache_aside import (
     CACHE_ERRORS,
     LUA_VERSION_BUMP,
     CacheScript,
+    cache_bumps_later,
     cache_get,
     cache_get_many,
     cache_set,
@@ -156,6 +157,10 @@ def post_comments_changed(post_id: UUID) -> None:
             key_args=1,
         )
     except CACHE_ERRORS as exc:
+        # Made once the cache answers again; the feed moves on too (the page may show it).
+        cache_bumps_later(
+            {_post_version_key(post_id): POST_VERSION_TTL_SECONDS, FEED_VERSION_KEY: None}
+        )
         logger.error("cache version bump failed for post %s: %r", post_id, exc)
         return
     if done is not None:

@@ -4,6 +4,8 @@ race-free. Reads fall back to the database and writes never fail a request over 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +18,17 @@ logger = logging.getLogger("agora.cache")
 
 # What a cache outage raises: redis-py's errors, and socket errors from a dead connection.
 CACHE_ERRORS = (RedisError, OSError)
+
+# Version bumps that failed while the cache was unreachable, made by the next bump or cache
+# read of this process once it answers (key -> timeout). Without them a cache that comes back
+# with its data (a restart that reloads its snapshot, a network blip) would serve entries the
+# lost bumps should have retired until their TTL. Bounded: past it, the oldest are dropped.
+PENDING_BUMPS_MAX = 50_000
+PENDING_BATCH = 1_000
+PENDING_RETRY_SECONDS = 1.0
+_pending_retry_at = 0.0
+_pending_bumps: dict[str, int | None] = {}
+_pending_lock = threading.Lock()
 
 
 def cached(key: str, compute: Callable[[], Any], timeout: int) -> tuple[Any, bool]:
@@ -32,6 +45,8 @@ def cached(key: str, compute: Callable[[], Any], timeout: int) -> tuple[Any, boo
 
 def cache_get(key: str, default: Any = None) -> Any:
     """`cache.get` that treats an unreachable cache as a miss: reads fall back to the database."""
+    if _pending_bumps:
+        cache_bumps_retry()
     try:
         return cache.get(key, default)
     except CACHE_ERRORS as exc:
@@ -41,6 +56,8 @@ def cache_get(key: str, default: Any = None) -> Any:
 
 def cache_get_many(keys: list[str]) -> dict[str, Any]:
     """`cache.get_many` (one round trip on Redis); an unreachable cache finds nothing."""
+    if _pending_bumps:
+        cache_bumps_retry()
     try:
         return cache.get_many(keys)
     except CACHE_ERRORS as exc:
@@ -131,13 +148,67 @@ def cache_version_bump(key: str, *, timeout: int | None = None) -> None:
 
 
 def cache_versions_bump(keys: dict[str, int | None]) -> None:
-    """`cache_version_bump` of several counters (key → timeout), in one round trip on Redis."""
+    """`cache_version_bump` of several counters (key → timeout), in one round trip on Redis.
+
+    If the cache is unreachable, the bumps wait for a later bump or cache read of this process
+    that finds it answering (`cache_bumps_retry`)."""
+    pending = _pending_take() if _pending_bumps else {}
     try:
-        if _versions_bump.run(list(keys), [timeout or 0 for timeout in keys.values()]) is None:
-            for key, timeout in keys.items():
-                try:
-                    cache.incr(key)
-                except ValueError:
-                    cache.add(key, 2, timeout=timeout)
+        _versions_bump_now({**pending, **keys})
     except CACHE_ERRORS as exc:
+        cache_bumps_later({**pending, **keys})
         logger.error("cache version bump failed for %s: %r", list(keys), exc)
+        return
+    if pending:
+        logger.warning("cache version bumps made after an outage: %d", len(pending))
+
+
+def _pending_take() -> dict[str, int | None]:
+    """The oldest PENDING_BATCH pending bumps, taken out of the pending ones."""
+    with _pending_lock:
+        batch = dict(list(_pending_bumps.items())[:PENDING_BATCH])
+        for key in batch:
+            del _pending_bumps[key]
+    return batch
+
+
+def _versions_bump_now(keys: dict[str, int | None]) -> None:
+    if _versions_bump.run(list(keys), [timeout or 0 for timeout in keys.values()]) is None:
+        for key, timeout in keys.items():
+            try:
+                cache.incr(key)
+            except ValueError:
+                cache.add(key, 2, timeout=timeout)
+
+
+def cache_bumps_later(keys: dict[str, int | None]) -> None:
+    """Keep version bumps that could not be made, for `cache_bumps_retry`."""
+    with _pending_lock:
+        for key, timeout in keys.items():
+            _pending_bumps.pop(key, None)
+            _pending_bumps[key] = timeout
+        while len(_pending_bumps) > PENDING_BUMPS_MAX:
+            del _pending_bumps[next(iter(_pending_bumps))]
+
+
+def cache_bumps_retry() -> None:
+    """Make the version bumps an outage left pending, if the cache answers again: a batch at
+    a time, tried at most once per PENDING_RETRY_SECONDS while it does not."""
+    global _pending_retry_at
+    with _pending_lock:
+        now = time.monotonic()
+        if not _pending_bumps or now < _pending_retry_at:
+            return
+        _pending_retry_at = now + PENDING_RETRY_SECONDS
+    batch = _pending_take()
+    try:
+        _versions_bump_now(batch)
+    except CACHE_ERRORS:
+        with _pending_lock:  # back in front, oldest first
+            merged = {**batch, **_pending_bumps}
+            _pending_bumps.clear()
+            _pending_bumps.update(merged)
+        return
+    with _pending_lock:
+        _pending_retry_at = 0.0
+    logger.warning("cache version bumps made after an outage: %d", len(batch))
