@@ -2,7 +2,8 @@
 
 - `noop`: does nothing; the throughput bench's job.
 - `steps`: `steps` steps of `seconds` each, reporting progress after each (cancellable).
-- `flaky`: fails its first `failures` attempts, then succeeds.
+- `flaky`: fails its first `failures` attempts, then succeeds; its backoff is a minute, so a
+  test sees it parked however slow the machine, and makes it due itself.
 - `broken`: always fails (ends dead); `refused`: fails in a way retrying cannot fix.
 - `tally`: adds one to the tally file named by `name` once per run, after `seconds`: the
   effect the kill -9 tests count.
@@ -112,7 +113,7 @@ def _echo(context: JobContext) -> dict[str, Any]:
 NOOP = JobKind(name="noop", clean=_numbers(), run=_noop)
 STEPS = JobKind(name="steps", clean=_numbers(steps=(int, 3), seconds=(float, 0.1)), run=_steps)
 FLAKY = JobKind(
-    name="flaky", clean=_numbers(failures=(int, 1)), run=_flaky, retry_base_seconds=0.05
+    name="flaky", clean=_numbers(failures=(int, 1)), run=_flaky, retry_base_seconds=60.0
 )
 BROKEN = JobKind(name="broken", clean=_numbers(), run=_broken, retries=2, retry_base_seconds=0.05)
 REFUSED = JobKind(name="refused", clean=_numbers(), run=_refused)
