@@ -38,7 +38,8 @@ def insert_statement(instances: Sequence[models.Model]) -> Statement:
     columns = ", ".join(quote(field.column) for field in fields)
     rows = ", ".join([row] * len(instances))
     # Names from the model's metadata, values as parameters.
-    return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {rows}", params  # noqa: S608
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES {rows}"  # noqa: S608  # nosec B608
+    return sql, params
 
 
 def statements_run(statements: Sequence[Statement]) -> None:
