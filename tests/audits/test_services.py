@@ -6,6 +6,8 @@ import datetime as dt
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from io import StringIO
 
@@ -524,9 +526,10 @@ def test_a_burst_of_parallel_writers_ends_in_a_fully_sealed_verifiable_chain() -
     assert "awaiting" not in out.getvalue()
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_an_on_commit_seal_returns_at_once_while_another_sealer_works() -> None:
+@contextmanager
+def _seal_lock_held_by_another_connection() -> Iterator[threading.Thread]:
+    """A thread on its own connection holds the seal's advisory lock (PostgreSQL) until the
+    block ends (or 30 s); the block gets the thread."""
     from audits.services import SEAL_LOCK_KEY
 
     locked, release = threading.Event(), threading.Event()
@@ -544,14 +547,21 @@ def test_an_on_commit_seal_returns_at_once_while_another_sealer_works() -> None:
     holder.start()
     try:
         assert locked.wait(timeout=10)
-        for n in range(3):
-            record(target_id=str(n), seal=False)
-        # The other sealer still holds the lock (until `release`, or 30 s): nothing waited for it.
-        assert holder.is_alive()
-        assert AuditRecord.objects.filter(sequence__isnull=True).count() == 3
+        yield holder
     finally:
         release.set()
         holder.join(timeout=30)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_on_commit_seal_returns_at_once_while_another_sealer_works() -> None:
+    with _seal_lock_held_by_another_connection() as holder:
+        for n in range(3):
+            record(target_id=str(n), seal=False)
+        # The other sealer still holds the lock (until released, or 30 s): nothing waited for it.
+        assert holder.is_alive()
+        assert AuditRecord.objects.filter(sequence__isnull=True).count() == 3
 
     assert audit_chain_seal() == 3
     assert chain_verify().intact
@@ -596,31 +606,11 @@ def test_sealing_a_batch_on_postgresql_is_four_statements() -> None:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_busy_seal_on_postgresql_is_one_statement_and_reads_no_record() -> None:
-    from audits.services import SEAL_LOCK_KEY
-
     record(target_id="first")
-    locked, release = threading.Event(), threading.Event()
-
-    def other_sealer() -> None:
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEAL_LOCK_KEY])
-                locked.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=other_sealer)
-    holder.start()
-    try:
-        assert locked.wait(timeout=10)
-        with transaction.atomic():
-            record(target_id="waits", seal=False)
-            with CaptureQueriesContext(connection) as captured:
-                assert audit_chain_seal(wait=False) == 0
-    finally:
-        release.set()
-        holder.join(timeout=30)
+    with _seal_lock_held_by_another_connection(), transaction.atomic():
+        record(target_id="waits", seal=False)
+        with CaptureQueriesContext(connection) as captured:
+            assert audit_chain_seal(wait=False) == 0
 
     [statement] = _statements(captured)
     assert "pg_try_advisory_xact_lock" in statement

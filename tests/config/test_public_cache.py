@@ -387,13 +387,20 @@ def test_a_draft_is_never_served_from_an_entry() -> None:
     assert fast_get(f"/api/v1/posts/{draft.pk}", authorization=header)[0].calls == 1
 
 
-def _served_then_refused(revoke: Any) -> None:
+def _a_detail_served_to_a_member() -> tuple[Any, Any, Any, str]:
+    """A post whose detail is cached, and a member's token pair whose bearer header is
+    answered from that entry before Django: (post, member, pair, header)."""
     post = PostFactory()
     member = UserFactory()
     pair = token_pair(member)
     header = f"Bearer {pair.access_token}"
     APIClient().get(f"/api/v1/posts/{post.pk}")
     assert fast_get(f"/api/v1/posts/{post.pk}", authorization=header)[0].calls == 0
+    return post, member, pair, header
+
+
+def _served_then_refused(revoke: Any) -> None:
+    post, member, pair, header = _a_detail_served_to_a_member()
 
     revoke(member, pair)
 
@@ -461,12 +468,7 @@ def test_bad_and_expired_tokens_go_to_django() -> None:
 
     from rest_framework_simplejwt.tokens import AccessToken
 
-    post = PostFactory()
-    member = UserFactory()
-    pair = token_pair(member)
-    header = f"Bearer {pair.access_token}"
-    APIClient().get(f"/api/v1/posts/{post.pk}")
-    assert fast_get(f"/api/v1/posts/{post.pk}", authorization=header)[0].calls == 0
+    post, _, pair, header = _a_detail_served_to_a_member()
     tampered = header[:-3] + ("aaa" if not header.endswith("aaa") else "bbb")
     expired = AccessToken(pair.access_token)
     expired.set_exp(lifetime=-timedelta(seconds=1))

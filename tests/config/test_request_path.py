@@ -28,6 +28,7 @@ from rest_framework.utils.serializer_helpers import ReturnDict, ReturnList
 import accounts.authentication
 from accounts.models import LoginSession, User
 from accounts.representations import user_representation
+from accounts.serializers import UserOutputSerializer
 from accounts.services import login_session_revoke, login_session_start
 from accounts.tokens import access_token_read
 from config.api.renderers import OrjsonRenderer
@@ -84,18 +85,7 @@ def test_the_api_renders_with_the_fast_renderer() -> None:
 class _StockUserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
-        fields = [
-            "id",
-            "username",
-            "display_name",
-            "bio",
-            "date_joined",
-            "email",
-            "email_verified",
-            "role",
-            "is_active",
-            "last_login",
-        ]
+        fields = UserOutputSerializer.Meta.fields
 
 
 @pytest.mark.django_db
